@@ -1,0 +1,64 @@
+# zssar: `make book` builds the book from a fresh clone; `make test` runs the tests and nbval.
+# Parameters of every notebook come from here and can be overridden: make book DATASET=synthetic SEED=1
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATASET ?= synthetic
+SPLIT ?= random:5:seed=0
+SEED ?= 0
+export ZSSAR_CACHE ?= $(CURDIR)/.cache/zssar
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MPLBACKEND := Agg
+
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+EXECUTED := $(patsubst notebooks/%.ipynb,book/notebooks/%.ipynb,$(NOTEBOOKS))
+PACKAGE := $(shell find zssar -name '*.py' 2>/dev/null)
+# A stamp per parameter set: changing a parameter re-executes the notebooks, nothing else does.
+PARAMS_ID := $(shell printf '%s|%s|%s' '$(DATASET)' '$(SPLIT)' '$(SEED)' | sha1sum | cut -c1-12)
+PARAMS_STAMP := book/notebooks/.params-$(PARAMS_ID)
+
+.PHONY: help venv notebooks book test lab clean
+help:
+	@echo "make book   execute every notebook with papermill and build the HTML book (_build/html)"
+	@echo "make test   pytest on tests/ and nbval on the executed notebooks"
+	@echo "make lab    JupyterLab on notebooks/"
+	@echo "make clean  remove build products (keeps .venv and the cache)"
+	@echo "parameters: DATASET=$(DATASET) SPLIT=$(SPLIT) SEED=$(SEED)"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+$(PARAMS_STAMP):
+	@mkdir -p book/notebooks
+	@rm -f book/notebooks/.params-*
+	@printf 'DATASET=%s SPLIT=%s SEED=%s\n' '$(DATASET)' '$(SPLIT)' '$(SEED)' > $@
+
+book/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(PARAMS_STAMP) $(VENV)/.installed
+	$(BIN)/papermill --cwd notebooks --kernel python3 --progress-bar $< $(@D)/.tmp-$(@F) \
+	    -p dataset '$(DATASET)' -p split '$(SPLIT)' -p seed $(SEED)
+	@mv $(@D)/.tmp-$(@F) $@
+
+notebooks: $(EXECUTED)
+
+book/_static/mathjax/tex-svg.js:
+	bash scripts/fetch_mathjax.sh
+
+book: notebooks book/_static/mathjax/tex-svg.js
+	$(BIN)/jupyter-book build . --path-output . -W -n --keep-going
+	$(BIN)/python scripts/check_offline_html.py _build/html
+	@echo "The book: $(CURDIR)/_build/html/index.html"
+
+test: notebooks
+	$(BIN)/python -m pytest -q tests $(EXECUTED) --nbval-lax --nbval-current-env -p no:cacheprovider
+
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab notebooks
+
+clean:
+	rm -rf _build book/notebooks .pytest_cache

@@ -1,0 +1,1 @@
+"""Skeleton backbones, seen-class pretraining and the feature cache."""

@@ -1,0 +1,1 @@
+"""Skeleton data: layouts, the SkeletonSet container, dataset readers, splits and the protocol."""

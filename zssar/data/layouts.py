@@ -1,0 +1,118 @@
+"""Skeleton layouts: joint names, bones, a centre joint and named body-part groups.
+
+A layout is data (as in CTR-GCN's ``graph/`` folder): everything a backbone or a method needs to
+know about a joint set is derived from it, so a method written once works on every layout.
+Part groups are defined by joint *names*, once per layout.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import InvalidData
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A named joint set.
+
+    Attributes:
+        name: registry name (``ntu25``...).
+        joints: joint names, in the order of the V axis.
+        bones: (child, parent) index pairs; the parent is the joint nearer the centre.
+        centre: index of the joint sequences are centred on.
+        parts: named groupings ``{"gap4": {"head": (..joint ids..), ...}, ...}``.
+    """
+
+    name: str
+    joints: tuple[str, ...]
+    bones: tuple[tuple[int, int], ...]
+    centre: int
+    parts: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict, compare=False)
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    def index(self, joint_name: str) -> int:
+        try:
+            return self.joints.index(joint_name)
+        except ValueError:
+            raise InvalidData(
+                f"layout {self.name!r} has no joint named {joint_name!r}; its joints are {list(self.joints)}"
+            ) from None
+
+    def adjacency(self) -> np.ndarray:
+        """Symmetric (V, V) 0/1 adjacency of the bone graph, without self loops."""
+        a = np.zeros((self.num_joints, self.num_joints), dtype=np.float32)
+        for i, j in self.bones:
+            a[i, j] = a[j, i] = 1.0
+        return a
+
+    def part_groups(self, grouping: str) -> dict[str, tuple[int, ...]]:
+        """Joint ids of each part of a grouping (``upper_lower``, ``gap4``, ``gap6``, ``purls4``)."""
+        if grouping not in self.parts:
+            raise InvalidData(
+                f"layout {self.name!r} has no part grouping {grouping!r}; available: {sorted(self.parts)}"
+            )
+        return self.parts[grouping]
+
+
+def _ids(joints: tuple[str, ...], names: list[str]) -> tuple[int, ...]:
+    return tuple(joints.index(n) for n in names)
+
+
+# NTU RGB+D 25 joints, 0-based official order (docs: 1-based list in the dataset README).
+_NTU_JOINTS = (
+    "spine_base", "spine_mid", "neck", "head",
+    "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+    "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+    "left_hip", "left_knee", "left_ankle", "left_foot",
+    "right_hip", "right_knee", "right_ankle", "right_foot",
+    "spine_shoulder", "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb",
+)
+# CTR-GCN's bone list (1-based there), written as (child, parent) 0-based.
+_NTU_BONES = tuple((a - 1, b - 1) for a, b in [
+    (1, 2), (2, 21), (3, 21), (4, 3), (5, 21), (6, 5), (7, 6), (8, 7), (9, 21), (10, 9), (11, 10),
+    (12, 11), (13, 1), (14, 13), (15, 14), (16, 15), (17, 1), (18, 17), (19, 18), (20, 19),
+    (22, 23), (23, 8), (24, 25), (25, 12),
+])
+
+
+def _ntu_parts(j: tuple[str, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
+    head = ["neck", "head", "spine_shoulder"]
+    hand = ["left_hand", "right_hand", "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb"]
+    arm = ["left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist"]
+    hip = ["spine_base", "spine_mid", "left_hip", "right_hip"]
+    leg = ["left_knee", "right_knee"]
+    foot = ["left_ankle", "left_foot", "right_ankle", "right_foot"]
+    upper = head + hand + arm + ["spine_mid"]
+    lower = ["spine_base", "left_hip", "right_hip"] + leg + foot
+    return {
+        "upper_lower": {"upper": _ids(j, upper), "lower": _ids(j, lower)},
+        "gap4": {"head": _ids(j, head), "hand_arm": _ids(j, hand + arm), "hip": _ids(j, hip),
+                 "leg_foot": _ids(j, leg + foot)},
+        "gap6": {"head": _ids(j, head), "hand": _ids(j, hand), "arm": _ids(j, arm), "hip": _ids(j, hip),
+                 "leg": _ids(j, leg), "foot": _ids(j, foot)},
+        "purls4": {"head": _ids(j, ["spine_base", "spine_mid", "neck", "head"]),
+                   "hands": _ids(j, ["left_shoulder", "left_elbow", "left_wrist", "left_hand",
+                                     "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+                                     "left_hand_tip", "left_thumb", "right_hand_tip", "right_thumb"]),
+                   "torso": _ids(j, ["left_hip", "right_hip", "spine_shoulder"]),
+                   "legs": _ids(j, ["left_knee", "left_ankle", "left_foot",
+                                    "right_knee", "right_ankle", "right_foot"])},
+    }
+
+
+NTU25 = Layout("ntu25", _NTU_JOINTS, _NTU_BONES, centre=1, parts=_ntu_parts(_NTU_JOINTS))
+
+LAYOUTS: dict[str, Layout] = {NTU25.name: NTU25}
+
+
+def get_layout(name: str) -> Layout:
+    """The registered layout called ``name``."""
+    try:
+        return LAYOUTS[name]
+    except KeyError:
+        raise InvalidData(f"unknown layout {name!r}; registered layouts: {sorted(LAYOUTS)}") from None

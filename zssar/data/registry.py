@@ -1,0 +1,62 @@
+"""Dataset names -> loaders. ``load_dataset("synthetic")`` always works; real datasets need a root."""
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from ..config import data_root
+from ..errors import DatasetNotFound
+from .skeleton import SkeletonSet
+
+# name -> (loader(root) -> SkeletonSet, folder name under the data root or None when embedded)
+_LOADERS: dict[str, tuple[Callable[..., SkeletonSet], str | None]] = {}
+
+
+def register_dataset(name: str, folder: str | None = None):
+    """Decorator registering a loader. ``folder`` is where its files live under the data root."""
+
+    def wrap(fn):
+        _LOADERS[name] = (fn, folder)
+        return fn
+
+    return wrap
+
+
+def dataset_names() -> list[str]:
+    return sorted(_LOADERS)
+
+
+def load_dataset(name: str, root: str | os.PathLike | None = None, **options) -> SkeletonSet:
+    """Load a dataset by name.
+
+    ``synthetic`` is generated in memory (``options`` go to its config). Real datasets are read from
+    ``root`` or ``$ZSSAR_DATA``: e.g. ``$ZSSAR_DATA/kard``.
+    """
+    if name not in _LOADERS:
+        raise DatasetNotFound(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
+    loader, folder = _LOADERS[name]
+    if folder is None:
+        return loader(**options)
+    base = data_root(root)
+    if base is None:
+        raise DatasetNotFound(
+            f"dataset {name!r} needs its files: set ZSSAR_DATA to the folder that holds '{folder}/' "
+            f"or pass root=... (--root on the command line)."
+        )
+    path = base / folder
+    if not path.is_dir():
+        raise DatasetNotFound(f"no {name} files under {path}; set ZSSAR_DATA or pass root= to the folder "
+                              f"that contains '{folder}/'.")
+    return loader(path, **options)
+
+
+@register_dataset("synthetic")
+def _load_synthetic(**options) -> SkeletonSet:
+    from ..errors import InvalidConfig
+    from .synthetic import SyntheticConfig, generate
+
+    try:
+        config = SyntheticConfig(**options)
+    except TypeError as exc:
+        raise InvalidConfig(f"synthetic dataset: {exc}; see zssar.data.synthetic.SyntheticConfig") from None
+    return generate(config)

@@ -1,0 +1,87 @@
+"""Zero-shot class splits: which classes are seen in training and which stay unseen.
+
+Spec strings (used by the CLI and the notebooks):
+* ``random:K:seed=S`` — K unseen classes drawn with a seeded generator;
+* ``unseen=3,7,11`` — these unseen class ids, every other class seen;
+* ``seen=0,1,2;unseen=3,4`` — both lists given; they must not overlap;
+* ``none`` — every class seen (the supervised setting).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidSplit
+
+
+@dataclass(frozen=True)
+class Split:
+    """Seen and unseen class ids (0-based, into the dataset's class list) with their provenance."""
+
+    name: str
+    seen: tuple[int, ...]
+    unseen: tuple[int, ...]
+    num_classes: int
+    source: str = ""
+
+    def __post_init__(self):
+        overlap = sorted(set(self.seen) & set(self.unseen))
+        if overlap:
+            raise InvalidSplit(
+                f"split {self.name!r} puts class(es) {overlap} in both seen and unseen; a class must be one "
+                "or the other. Remove them from one list."
+            )
+        for what, ids in (("seen", self.seen), ("unseen", self.unseen)):
+            if len(set(ids)) != len(ids):
+                raise InvalidSplit(f"split {self.name!r} lists a {what} class twice: {list(ids)}")
+            bad = [i for i in ids if not 0 <= i < self.num_classes]
+            if bad:
+                raise InvalidSplit(
+                    f"split {self.name!r} names class id(s) {bad} but the dataset has {self.num_classes} "
+                    f"classes (ids 0..{self.num_classes - 1})."
+                )
+        if not self.seen:
+            raise InvalidSplit(f"split {self.name!r} leaves no seen class to train on.")
+
+    @property
+    def is_zero_shot(self) -> bool:
+        return bool(self.unseen)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "seen": list(self.seen), "unseen": list(self.unseen), "source": self.source}
+
+
+def parse_split(spec: str, num_classes: int) -> Split:
+    """Turn a split spec string into a validated :class:`Split` for a dataset with ``num_classes``."""
+    spec = spec.strip()
+    if spec == "none":
+        return Split("none", tuple(range(num_classes)), (), num_classes, "all classes seen (supervised)")
+    m = re.fullmatch(r"random:(\d+)(?::seed=(\d+))?", spec)
+    if m:
+        k, seed = int(m.group(1)), int(m.group(2) or 0)
+        if not 1 <= k <= num_classes - 2:
+            raise InvalidSplit(
+                f"split {spec!r} asks for {k} unseen classes; with {num_classes} classes use 1..{num_classes - 2} "
+                "so that at least two classes remain seen."
+            )
+        rng = np.random.default_rng(seed)
+        unseen = tuple(sorted(int(i) for i in rng.choice(num_classes, size=k, replace=False)))
+        seen = tuple(i for i in range(num_classes) if i not in unseen)
+        return Split(spec, seen, unseen, num_classes, f"seeded random split ({k} unseen, seed {seed})")
+    lists = {}
+    for part in spec.split(";"):
+        key, sep, value = part.partition("=")
+        if not sep or key.strip() not in ("seen", "unseen") or key.strip() in lists:
+            raise InvalidSplit(
+                f"cannot read split {spec!r}; use 'random:K:seed=S', 'unseen=1,2,3', "
+                "'seen=0,4;unseen=1,2' or 'none'."
+            )
+        try:
+            lists[key.strip()] = tuple(int(v) for v in value.split(",") if v.strip())
+        except ValueError:
+            raise InvalidSplit(f"split {spec!r}: class ids must be integers, got {value!r}") from None
+    unseen = lists.get("unseen", ())
+    seen = lists.get("seen", tuple(i for i in range(num_classes) if i not in unseen))
+    return Split(spec, seen, unseen, num_classes, "given on the command line")

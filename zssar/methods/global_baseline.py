@@ -1,0 +1,98 @@
+"""The global-alignment baseline: one pooled skeleton feature, one text embedding per class.
+
+An MLP maps the backbone's pooled feature into the text space; the logit of class c is the cosine
+similarity to the class text embedding over a temperature, trained with cross-entropy over the seen
+classes (the "CLIP" baseline of SCoPLe Tab. 1, the "Global" rows of DynaPURLS Tab. 5). Unseen classes
+are then scored the same way with their own text.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InvalidConfig
+from ..features import FeatureSet
+from ..utils import array_digest, progress, seed_everything
+from .base import ClassEmbeddings, Method, register_method
+
+
+@register_method
+class GlobalBaseline(Method):
+    name = "global"
+
+    def __init__(self, text_field: str = "label+description", hidden: int = 512, dropout: float = 0.3,
+                 temperature: float = 0.1, epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
+                 weight_decay: float = 1e-4):
+        if temperature <= 0 or epochs < 1 or batch_size < 1:
+            raise InvalidConfig("global baseline: temperature must be > 0, epochs and batch_size >= 1")
+        self.text_field = text_field
+        self.hidden, self.dropout, self.temperature = hidden, dropout, temperature
+        self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
+        self.net = None
+        self.history: list[dict] = []
+
+    @property
+    def text_fields(self) -> tuple[str, ...]:
+        return (self.text_field,)
+
+    def settings(self) -> dict:
+        return {"text_field": self.text_field, "hidden": self.hidden, "dropout": self.dropout,
+                "temperature": self.temperature, "epochs": self.epochs, "batch_size": self.batch_size,
+                "lr": self.lr, "weight_decay": self.weight_decay}
+
+    def _text(self, text: ClassEmbeddings):
+        import torch
+
+        if self.text_field not in text.fields:
+            raise InvalidConfig(f"global baseline needs text field {self.text_field!r}; "
+                                f"given: {sorted(text.fields)}")
+        return torch.from_numpy(text.fields[self.text_field])
+
+    def fit(self, features: FeatureSet, labels, text: ClassEmbeddings, *, seed: int = 0,
+            show_progress: bool = False):
+        import torch
+        import torch.nn.functional as F
+        from torch import nn
+
+        seed_everything(seed)
+        x = torch.from_numpy(features.pooled)
+        pos = {c: i for i, c in enumerate(text.class_ids)}
+        y = torch.tensor([pos[int(c)] for c in labels])
+        t = F.normalize(self._text(text), dim=-1)
+        self.mean, self.std = x.mean(0), x.std(0) + 1e-6  # standardise with training statistics only
+        self.net = nn.Sequential(nn.Linear(x.shape[1], self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
+                                 nn.Linear(self.hidden, t.shape[1]))
+        opt = torch.optim.AdamW(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        gen = torch.Generator().manual_seed(seed)
+        xs = (x - self.mean) / self.std
+        self.history = []
+        for _ in progress(range(self.epochs), desc="fit global", enabled=show_progress):
+            self.net.train()
+            order = torch.randperm(len(xs), generator=gen)
+            total = 0.0
+            for b in range(0, len(xs), self.batch_size):
+                sel = order[b:b + self.batch_size]
+                z = F.normalize(self.net(xs[sel]), dim=-1)
+                loss = F.cross_entropy(z @ t.T / self.temperature, y[sel])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += loss.item() * len(sel)
+            self.history.append({"train_loss": total / len(xs)})
+        self.net.eval()
+        return self
+
+    def scores(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
+        import torch
+        import torch.nn.functional as F
+
+        if self.net is None:
+            raise RuntimeError("fit the method before scoring")
+        with torch.no_grad():
+            z = F.normalize(self.net((torch.from_numpy(features.pooled) - self.mean) / self.std), dim=-1)
+            t = F.normalize(self._text(text), dim=-1)
+            return (z @ t.T).numpy().astype(np.float32)
+
+    def state_digest(self) -> str:
+        if self.net is None:
+            return "unfitted"
+        return array_digest([p.detach().numpy() for p in self.net.parameters()] + [self.mean.numpy()])

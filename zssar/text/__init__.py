@@ -1,0 +1,1 @@
+"""Class descriptions and text encoders."""

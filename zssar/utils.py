@@ -1,0 +1,86 @@
+"""Small shared helpers: seeding, the compute device, hashing, atomic files, progress bars."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and PyTorch so that the same seed gives the same numbers."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def get_device(prefer: str | None = None):
+    """The one place the compute device is chosen: ``ZSSAR_DEVICE`` or ``prefer``, else CUDA if present."""
+    import torch
+
+    choice = prefer or os.environ.get("ZSSAR_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+def stable_hash(obj, length: int = 16) -> str:
+    """A hash of a JSON-serialisable object that does not depend on dict order or the Python run."""
+    text = json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def array_digest(arrays) -> str:
+    """A hash of the exact bytes of a list of arrays (weights, predictions)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str((a.dtype, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_dir(final: Path):
+    """Context manager yielding a temporary folder that replaces ``final`` only if the block succeeds."""
+    return _AtomicDir(Path(final))
+
+
+class _AtomicDir:
+    def __init__(self, final: Path):
+        self.final = final
+
+    def __enter__(self) -> Path:
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.final.name}.", dir=self.final.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        if self.final.exists():
+            shutil.rmtree(self.final)
+        os.replace(self.tmp, self.final)
+        return False
+
+
+def progress(iterable=None, *, total=None, desc: str = "", enabled: bool = True, **kwargs):
+    """A text progress bar on stderr (plain tqdm: no widget JavaScript in the book)."""
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, disable=not enabled, file=sys.stderr,
+                mininterval=1.0, dynamic_ncols=False, ncols=90, **kwargs)
