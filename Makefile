@@ -5,12 +5,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DATASET ?= synthetic
-SPLIT ?= random:5:seed=0
+SPLIT ?= random:5:0
 SEED ?= 0
 export ZSSAR_CACHE ?= $(CURDIR)/.cache/zssar
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
-export MPLBACKEND := Agg
 
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%.ipynb,book/notebooks/%.ipynb,$(NOTEBOOKS))

@@ -14,6 +14,7 @@ def test_random_split_is_seeded_and_disjoint():
     assert a == b and len(a.unseen) == 5 and len(a.seen) == 25
     assert not set(a.seen) & set(a.unseen)
     assert parse_split("random:5:seed=4", 30).unseen != a.unseen
+    assert parse_split("random:5:3", 30) == a and a.name == "random:5:seed=3"
 
 
 def test_split_with_class_in_both_lists_is_rejected():

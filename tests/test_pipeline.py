@@ -43,14 +43,18 @@ def test_leak_canary_everything_before_metrics_is_identical(tiny_data, tiny_back
 
 
 def test_same_seed_same_numbers_and_cache_reuse(tiny_data, tiny_backbone, tmp_path):
-    first = run_experiment(_config(tmp_path, tiny_backbone), data=tiny_data, show_progress=False)
-    second = run_experiment(_config(tmp_path, tiny_backbone), data=tiny_data, show_progress=False)
-    assert not first.pretrained.cache_hit and second.pretrained.cache_hit
-    assert first.record["metrics"] == second.record["metrics"]
-    assert first.record["selected"] == second.record["selected"]
-    other = run_experiment(_config(tmp_path, tiny_backbone, seed=1), data=tiny_data, show_progress=False)
-    assert not other.pretrained.cache_hit
-    assert other.method.state_digest() != first.method.state_digest()
+    first = run_experiment(_config(tmp_path / "a", tiny_backbone), data=tiny_data, show_progress=False)
+    fresh = run_experiment(_config(tmp_path / "b", tiny_backbone), data=tiny_data, show_progress=False)
+    cached = run_experiment(_config(tmp_path / "a", tiny_backbone), data=tiny_data, show_progress=False)
+    assert not first.pretrained.cache_hit and not fresh.pretrained.cache_hit and cached.pretrained.cache_hit
+    for other in (fresh, cached):  # trained again from scratch, or read back from the cache
+        np.testing.assert_array_equal(first.pretrained.features.tokens, other.pretrained.features.tokens)
+        assert first.record["metrics"] == other.record["metrics"]
+        assert first.record["selected"] == other.record["selected"]
+    reseeded = run_experiment(_config(tmp_path / "a", tiny_backbone, seed=1), data=tiny_data,
+                              show_progress=False)
+    assert not reseeded.pretrained.cache_hit
+    assert reseeded.method.state_digest() != first.method.state_digest()
     m = first.record["metrics"]
     assert set(m) >= {"zsl_top1", "gzsl_S", "gzsl_U", "gzsl_H", "seen_top1"}
     assert all(0.0 <= v <= 1.0 for v in m.values())

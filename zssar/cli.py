@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_run(args) -> dict:
     from dataclasses import replace
 
-    from .experiment import RunConfig, append_record, run_experiment
+    from .experiment import RunConfig, run_experiment
+    from .results import append_record
 
     config = RunConfig(dataset=args.dataset, split=args.split, setting=args.setting, method=args.method,
                        seed=args.seed, encoder=args.encoder, data_root=args.root, cache_dir=args.cache)
@@ -70,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zssar: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        from .experiment import _json_default
+        from .results import json_default
 
-        print(json.dumps(out, indent=2, default=_json_default))
+        print(json.dumps(out, indent=2, default=json_default))
     else:
         _print_human(args.command, out)
     return 0

@@ -15,7 +15,6 @@ import json
 import platform
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -29,6 +28,7 @@ from .evaluate import (accuracy, calibrated_predict, gzsl_metrics, mean_class_ac
                        select_gamma)
 from .features import FeatureSet
 from .methods.base import ClassEmbeddings, Method, make_method
+from .results import json_default
 from .text.descriptions import TextBank, text_bank_for
 from .text.encoders import CachedEncoder, get_encoder
 
@@ -66,7 +66,7 @@ class RunResult:
     selection: dict  # what was selected on seen_val, with the gamma curve for plotting
 
     def to_json(self) -> str:
-        return json.dumps(self.record, indent=2, default=_json_default)
+        return json.dumps(self.record, indent=2, default=json_default)
 
 
 def embed_classes(bank: TextBank, encoder, fields) -> ClassEmbeddings:
@@ -100,6 +100,12 @@ def select_calibration(method_name: str, settings: dict, features: FeatureSet, l
             "val_pseudo_zsl_top1": pseudo_zsl, "pseudo_unseen": list(pseudo_unseen), "curve": chosen["curve"]}
 
 
+def protocol_for(config: RunConfig, data: SkeletonSet) -> Protocol:
+    """The protocol views a run of ``config`` uses on ``data``."""
+    split = parse_split(config.split, data.num_classes)
+    return build_protocol(data, split, ProtocolConfig(setting=config.setting, seed=config.seed))
+
+
 def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None = None,
                    show_progress: bool = True) -> RunResult:
     """Run one configuration end to end and return its record and artefacts."""
@@ -115,8 +121,8 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
 
     if data is None:
         data = load_dataset(config.dataset, config.data_root, **config.dataset_options)
-    split = parse_split(config.split, data.num_classes)
-    protocol = build_protocol(data, split, ProtocolConfig(setting=config.setting, seed=config.seed))
+    protocol = protocol_for(config, data)
+    split = protocol.split
     lap("load_data")
 
     pre = pretrain(data, protocol, config.backbone, seed=config.seed, cache_dir=config.cache_dir,
@@ -194,19 +200,3 @@ def versions() -> dict:
 
     return {"zssar": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
-
-
-def append_record(record: dict, path: str | Path) -> None:
-    """Append one results record as a JSON line to a results table file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as f:
-        f.write(json.dumps(record, default=_json_default) + "\n")
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)

@@ -31,11 +31,11 @@ class BackboneConfig:
 
     name: str = "stgcn"
     channels: tuple[int, ...] = (32, 64, 64)
-    strides: tuple[int, ...] = (1, 2, 2)
+    strides: tuple[int, ...] = (2, 2, 1)
     temporal_kernel: int = 9
     dropout: float = 0.1
     frames: int = 32
-    epochs: int = 25
+    epochs: int = 20
     batch_size: int = 32
     lr: float = 2e-3
     weight_decay: float = 5e-4

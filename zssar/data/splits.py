@@ -1,7 +1,7 @@
 """Zero-shot class splits: which classes are seen in training and which stay unseen.
 
 Spec strings (used by the CLI and the notebooks):
-* ``random:K:seed=S`` — K unseen classes drawn with a seeded generator;
+* ``random:K:seed=S`` (or ``random:K:S``) — K unseen classes drawn with a seeded generator;
 * ``unseen=3,7,11`` — these unseen class ids, every other class seen;
 * ``seen=0,1,2;unseen=3,4`` — both lists given; they must not overlap;
 * ``none`` — every class seen (the supervised setting).
@@ -58,7 +58,7 @@ def parse_split(spec: str, num_classes: int) -> Split:
     spec = spec.strip()
     if spec == "none":
         return Split("none", tuple(range(num_classes)), (), num_classes, "all classes seen (supervised)")
-    m = re.fullmatch(r"random:(\d+)(?::seed=(\d+))?", spec)
+    m = re.fullmatch(r"random:(\d+)(?::(?:seed=)?(\d+))?", spec)
     if m:
         k, seed = int(m.group(1)), int(m.group(2) or 0)
         if not 1 <= k <= num_classes - 2:
@@ -69,7 +69,8 @@ def parse_split(spec: str, num_classes: int) -> Split:
         rng = np.random.default_rng(seed)
         unseen = tuple(sorted(int(i) for i in rng.choice(num_classes, size=k, replace=False)))
         seen = tuple(i for i in range(num_classes) if i not in unseen)
-        return Split(spec, seen, unseen, num_classes, f"seeded random split ({k} unseen, seed {seed})")
+        return Split(f"random:{k}:seed={seed}", seen, unseen, num_classes,
+                     f"seeded random split ({k} unseen, seed {seed})")
     lists = {}
     for part in spec.split(";"):
         key, sep, value = part.partition("=")
