@@ -3,7 +3,7 @@
 NTU RGB+D 60/120: the A1..A120 list of the dataset's README (the first 60 are NTU 60).
 PKU-MMD phase I: the 51 action names in official label order.
 KARD, UTKinect-Action3D and NW-UCLA: the action names of their publications, in label order.
-Description files (``zssar/text/descriptions/*.json``) are keyed by exactly these names.
+Description files (``zssar/text/data/*.json``) are keyed by exactly these names.
 """
 from __future__ import annotations
 
