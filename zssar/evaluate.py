@@ -92,3 +92,71 @@ def confusion(pred: np.ndarray, labels: np.ndarray, classes) -> np.ndarray:
         if p in pos and t in pos:
             m[pos[t], pos[p]] += 1
     return m / np.maximum(m.sum(1, keepdims=True), 1)
+
+
+# ---------------------------------------------------------------- GZSL by entropy gating
+def softmax(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(scores, dtype=np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def normalised_entropy(scores: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Entropy of ``softmax(scores / temperature)`` divided by log K, in [0, 1].
+
+    Dividing by log K lets a threshold chosen on the simulated problem (fewer candidates) transfer
+    to the test problem (all classes) without a shift of log(K_test / K_val).
+    """
+    p = softmax(scores, temperature)
+    k = p.shape[1]
+    h = -(p * np.log(np.clip(p, 1e-300, None))).sum(axis=1)
+    return h / np.log(k) if k > 1 else np.zeros(len(p))
+
+
+def gated_predict(scores: np.ndarray, candidates, seen_classes, unseen_classes, delta: float,
+                  temperature: float = 1.0) -> np.ndarray:
+    """Entropy gate (DynaPURLS Sec. 3.5): entropy below ``delta`` -> classify among the seen
+    candidates only, otherwise among the unseen candidates only."""
+    candidates = np.asarray(candidates)
+    seen_col, unseen_col = np.isin(candidates, seen_classes), np.isin(candidates, unseen_classes)
+    low = normalised_entropy(scores, temperature) < delta
+    pred = predict(scores[:, unseen_col], candidates[unseen_col])
+    if low.any():
+        pred[low] = predict(scores[low][:, seen_col], candidates[seen_col])
+    return pred
+
+
+def select_delta(scores: np.ndarray, labels: np.ndarray, candidates, seen_classes, unseen_classes,
+                 temperature: float = 1.0) -> dict:
+    """The entropy threshold delta maximising H on labelled *selection* data, by an exact scan.
+
+    A sample goes to the seen side exactly when its entropy e < delta, so H is piecewise constant
+    between sorted entropies; every piece is evaluated at its midpoint. Among equally good
+    thresholds the middle one of the best set is kept (the least sensitive to a shift of entropies).
+    Returns ``{"delta", "H", "S", "U", "curve": (deltas, S, U, H)}``.
+    """
+    candidates = np.asarray(candidates)
+    seen_col, unseen_col = np.isin(candidates, seen_classes), np.isin(candidates, unseen_classes)
+    e = normalised_entropy(scores, temperature)
+    seen_right = candidates[seen_col][scores[:, seen_col].argmax(1)] == labels
+    unseen_right = candidates[unseen_col][scores[:, unseen_col].argmax(1)] == labels
+    is_seen, is_unseen = np.isin(labels, seen_classes), np.isin(labels, unseen_classes)
+
+    cuts = np.unique(e)
+    deltas = np.concatenate([[cuts[0] - 1e-6], (cuts[:-1] + cuts[1:]) / 2, [cuts[-1] + 1e-6]])
+    # seen sample right iff e < delta and its seen argmax is right; unseen right iff e >= delta and ...
+    e_seen_ok = np.sort(e[is_seen & seen_right])
+    e_unseen_ok = np.sort(e[is_unseen & unseen_right])
+    s = np.searchsorted(e_seen_ok, deltas, side="left") / max(1, is_seen.sum())
+    u = (len(e_unseen_ok) - np.searchsorted(e_unseen_ok, deltas, side="left")) / max(1, is_unseen.sum())
+    h = np.where(s + u > 0, 2 * s * u / np.maximum(s + u, 1e-12), 0.0)
+    best = np.flatnonzero(np.isclose(h, h.max()))
+    i = best[len(best) // 2]
+    return {"delta": float(deltas[i]), "H": float(h[i]), "S": float(s[i]), "U": float(u[i]),
+            "curve": (deltas, s, u, h)}
+
+
+def zsl_metrics(pred: np.ndarray, labels: np.ndarray) -> dict:
+    """ZSL top-1 per sample (as papers report) and per-class mean."""
+    return {"top1": accuracy(pred, labels), "class_mean": mean_class_accuracy(pred, labels)}

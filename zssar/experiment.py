@@ -4,13 +4,16 @@ Order of events for one (dataset, split, setting, method, seed):
 1. build the protocol views from the dataset and the split;
 2. pretrain the backbone on ``seen_train`` (checkpoint chosen on ``seen_val``) or reuse it from the cache;
 3. embed the class texts;
-4. select the GZSL calibration gamma on a simulated zero-shot problem inside the seen classes:
-   fit the method on the pseudo-seen classes of ``seen_train`` and scan gamma on ``seen_val``;
-5. fit the method on all of ``seen_train``;
+4. select on a simulated zero-shot problem inside the seen classes: fit the method on the
+   pseudo-seen classes of ``seen_train``; choose its selectable test-time settings (if any) on the
+   ``seen_val`` samples of the pseudo-unseen classes, then scan the GZSL calibration gamma and the
+   entropy-gate threshold delta on all of ``seen_val``;
+5. fit the method on all of ``seen_train`` and give it the settings chosen in 4;
 6. score the test views (no labels involved), and only then compute metrics from the labels.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import platform
 import time
@@ -24,9 +27,10 @@ from .data.protocol import Protocol, ProtocolConfig, build_protocol
 from .data.registry import load_dataset
 from .data.skeleton import SkeletonSet
 from .data.splits import parse_split
-from .evaluate import (accuracy, calibrated_predict, gzsl_metrics, mean_class_accuracy, predict,
-                       select_gamma)
+from .evaluate import (accuracy, calibrated_predict, gated_predict, gzsl_metrics, mean_class_accuracy,
+                       per_class_accuracy, predict, select_delta, select_gamma)
 from .features import FeatureSet
+from .errors import InvalidConfig
 from .methods.base import ClassEmbeddings, Method, make_method
 from .results import json_default
 from .text.descriptions import TextBank, text_bank_for
@@ -39,7 +43,7 @@ class RunConfig:
 
     dataset: str = "synthetic"
     split: str = "random:5:seed=0"
-    setting: str = "cross_subject"
+    setting: str = "default"  # each dataset's standard setting (cross-view for NW-UCLA, ...)
     method: str = "global"
     seed: int = 0
     encoder: str = "minilm"
@@ -64,6 +68,8 @@ class RunResult:
     predictions: dict[str, np.ndarray]
     scores: dict[str, np.ndarray]
     selection: dict  # what was selected on seen_val, with the gamma curve for plotting
+    config: RunConfig | None = None
+    traces: dict = field(default_factory=dict)  # per test view: what a streaming method recorded
 
     def to_json(self) -> str:
         return json.dumps(self.record, indent=2, default=json_default)
@@ -74,35 +80,79 @@ def embed_classes(bank: TextBank, encoder, fields) -> ClassEmbeddings:
     return ClassEmbeddings(tuple(range(len(bank))), {f: encoder.encode(bank.strings(f)) for f in fields})
 
 
+def select_method_settings(probe: Method, features: FeatureSet, labels: np.ndarray,
+                           text: ClassEmbeddings, classes) -> tuple[dict, list[dict]]:
+    """Try every combination of the probe's selectable settings on a pseudo-unseen ZSL problem.
+
+    ``features``/``labels`` are ``seen_val`` samples of the pseudo-unseen ``classes``; the combination
+    with the best top-1 wins (ties: the first in grid order). Returns (chosen, one row per combination).
+    """
+    grid = probe.selectable()
+    if not grid or not len(labels):
+        return {}, []
+    names = sorted(grid)
+    rows = []
+    for values in itertools.product(*(grid[k] for k in names)):
+        combo = dict(zip(names, values))
+        probe.apply_selected(**combo)
+        acc = accuracy(predict(probe.scores(features, text.take(classes)), classes), labels)
+        rows.append({**combo, "val_pseudo_zsl_top1": acc})
+    best = max(range(len(rows)), key=lambda i: (rows[i]["val_pseudo_zsl_top1"], -i))
+    chosen = {k: rows[best][k] for k in names}
+    probe.apply_selected(**chosen)
+    return chosen, rows
+
+
 def select_calibration(method_name: str, settings: dict, features: FeatureSet, labels: np.ndarray,
                        protocol: Protocol, text: ClassEmbeddings, seed: int) -> dict:
-    """Choose gamma on ``seen_val`` with pseudo-unseen classes; reads no test sample.
+    """Choose the method's test-time settings, gamma and delta on ``seen_val``; reads no test sample.
 
+    The method's selectable settings (:meth:`Method.selectable`) are chosen on the pseudo-unseen
+    classes' ``seen_val`` samples; gamma (calibrated stacking) and delta (entropy gate, at the probe's
+    temperature, kept as ``gate_temperature``) on all of ``seen_val`` with the pseudo-unseen classes.
     The backbone saw the pseudo-unseen classes during pretraining, so this simulated problem is easier
     than the real one and tends to under-estimate gamma; it is the price of training the backbone once.
     """
     if not protocol.pseudo_unseen:
-        return {"gamma": 0.0, "note": "no pseudo-unseen classes (no unseen classes in the split)"}
+        return {"gamma": 0.0, "delta": 0.0, "gate_temperature": 1.0, "method_selected": {},
+                "note": "no pseudo-unseen classes (no unseen classes in the split)"}
     pseudo_seen, pseudo_unseen = protocol.pseudo_seen, protocol.pseudo_unseen
     train = protocol.views["seen_train"]
     train = train[np.isin(labels[train], pseudo_seen)]
     val = protocol.views["seen_val"]
     probe = make_method(method_name, **settings)
     probe.fit(features.subset(train), labels[train], text.take(pseudo_seen), seed=seed)
+    val_pu = val[np.isin(labels[val], pseudo_unseen)]
+    method_selected, grid_rows = select_method_settings(probe, features.subset(val_pu), labels[val_pu], text,
+                                                        pseudo_unseen)
     candidates = pseudo_seen + pseudo_unseen
     val_scores = probe.scores(features.subset(val), text.take(candidates))
     chosen = select_gamma(val_scores, labels[val], candidates, pseudo_seen, pseudo_unseen)
+    temperature = probe.score_temperature()
+    gate = select_delta(val_scores, labels[val], candidates, pseudo_seen, pseudo_unseen, temperature)
     is_pu = np.isin(labels[val], pseudo_unseen)
     pu_cols = np.isin(candidates, pseudo_unseen)
     pseudo_zsl = accuracy(predict(val_scores[is_pu][:, pu_cols], np.asarray(candidates)[pu_cols]),
                           labels[val][is_pu])
     return {"gamma": chosen["gamma"], "val_H": chosen["H"], "val_S": chosen["S"], "val_U": chosen["U"],
-            "val_pseudo_zsl_top1": pseudo_zsl, "pseudo_unseen": list(pseudo_unseen), "curve": chosen["curve"]}
+            "delta": gate["delta"], "gate_temperature": temperature, "val_gate_H": gate["H"],
+            "val_gate_S": gate["S"], "val_gate_U": gate["U"], "val_pseudo_zsl_top1": pseudo_zsl,
+            "pseudo_unseen": list(pseudo_unseen), "method_selected": method_selected,
+            "method_grid": grid_rows, "curve": chosen["curve"], "delta_curve": gate["curve"]}
+
+
+def method_settings_for(config: RunConfig, data: SkeletonSet) -> dict:
+    """The run's method settings, plus the dataset's skeleton layout for methods that pool body parts."""
+    settings = dict(config.method_settings)
+    probe = make_method(config.method, **settings)
+    if getattr(probe, "needs_layout", False) and settings.get("layout") is None:
+        settings["layout"] = data.layout.name
+    return settings
 
 
 def protocol_for(config: RunConfig, data: SkeletonSet) -> Protocol:
     """The protocol views a run of ``config`` uses on ``data``."""
-    split = parse_split(config.split, data.num_classes)
+    split = parse_split(config.split, data.num_classes, class_names=data.class_names)
     return build_protocol(data, split, ProtocolConfig(setting=config.setting, seed=config.seed))
 
 
@@ -130,20 +180,21 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
     features = pre.features
     lap("pretrain_backbone")
 
-    method = make_method(config.method, **config.method_settings)
+    settings = method_settings_for(config, data)
+    method = make_method(config.method, **settings)
     bank = text_bank_for(data.name, data.class_names)
     encoder = CachedEncoder(get_encoder(config.encoder), config.cache_dir)
     text = embed_classes(bank, encoder, method.text_fields)
     lap("encode_text")
 
     labels = data.labels  # test labels are read again only in the metrics block below
-    selected = select_calibration(config.method, config.method_settings, features, labels, protocol, text,
-                                  config.seed)
+    selected = select_calibration(config.method, settings, features, labels, protocol, text, config.seed)
     lap("select_on_seen_val")
 
     train = protocol.views["seen_train"]
     method.fit(features.subset(train), labels[train], text.take(protocol.seen), seed=config.seed,
                show_progress=show_progress)
+    method.apply_selected(**selected["method_selected"])
     lap("fit_method")
 
     # ---- the test set, touched once: scores and predictions first, without labels ----
@@ -152,12 +203,20 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
     scores, predictions = {}, {}
     if protocol.unseen:
         scores["zsl"] = method.scores(features.subset(views["unseen_test"]), text.take(protocol.unseen))
+        zsl_trace = getattr(method, "last_stream", None)
         predictions["zsl"] = predict(scores["zsl"], protocol.unseen)
         scores["gzsl"] = method.scores(features.subset(views["gzsl_test"]), text.take(all_classes))
         predictions["gzsl"] = calibrated_predict(scores["gzsl"], all_classes, protocol.seen, selected["gamma"])
         predictions["gzsl_uncalibrated"] = predict(scores["gzsl"], all_classes)
+        predictions["gzsl_gated"] = gated_predict(scores["gzsl"], all_classes, protocol.seen, protocol.unseen,
+                                                  selected["delta"], selected["gate_temperature"])
     scores["seen"] = method.scores(features.subset(views["seen_test"]), text.take(protocol.seen))
     predictions["seen"] = predict(scores["seen"], protocol.seen)
+    traces = {}
+    if getattr(method, "last_stream", None) is not None:  # streaming methods: keep the seen view's trace
+        traces["seen"] = method.last_stream
+    if protocol.unseen and zsl_trace is not None:
+        traces["zsl"] = zsl_trace
     lap("score_test")
 
     # ---- metrics: the only lines that read test labels ----
@@ -170,6 +229,13 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
         metrics.update({f"gzsl_{k}": v for k, v in gz.items()})
         raw = gzsl_metrics(predictions["gzsl_uncalibrated"], y_gzsl, protocol.seen, protocol.unseen)
         metrics.update({f"gzsl_uncalibrated_{k}": raw[k] for k in ("S", "U", "H")})
+        gated = gzsl_metrics(predictions["gzsl_gated"], y_gzsl, protocol.seen, protocol.unseen)
+        metrics.update({f"gzsl_gate_{k}": v for k, v in gated.items()})
+    per_class = {"seen": _named(per_class_accuracy(predictions["seen"], labels[views["seen_test"]]), data)}
+    if protocol.unseen:
+        per_class["zsl"] = _named(per_class_accuracy(predictions["zsl"], y_zsl), data)
+        for name in ("gzsl", "gzsl_gated"):
+            per_class[name] = _named(per_class_accuracy(predictions[name], y_gzsl), data)
     lap("metrics")
 
     record = {
@@ -177,7 +243,7 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
         "data_source": data.source,
         "samples": len(data),
         "split": split.as_dict(),
-        "setting": config.setting,
+        "setting": protocol.setting,
         "protocol_sizes": protocol.sizes(),
         "backbone": asdict(config.backbone),
         "backbone_cache": {"key": pre.key, "hit": pre.cache_hit, "best_epoch": pre.best_epoch,
@@ -187,12 +253,92 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
         "method": config.method,
         "method_settings": method.settings(),
         "seed": config.seed,
-        "selected": {k: v for k, v in selected.items() if k != "curve"},
+        "selected": {k: v for k, v in selected.items() if not k.endswith("curve")},
         "metrics": {k: round(float(v), 6) for k, v in metrics.items()},
+        "per_class": per_class,
         "timings_s": timings,
         "versions": versions(),
     }
-    return RunResult(record, data, protocol, pre, bank, text, method, predictions, scores, selected)
+    return RunResult(record, data, protocol, pre, bank, text, method, predictions, scores, selected, config,
+                     traces)
+
+
+def rescore(result: RunResult, **test_time_settings) -> dict:
+    """Score the unseen test stream again with the FITTED method after changing test-time settings
+    (e.g. DynaPURLS's ``bank`` or ``refine_lr``): the rows of a test-time ablation. Nothing is
+    fitted or selected; the run's own method is left unchanged.
+
+    Returns ``{"zsl_top1", "zsl_class_mean", "scores", "predictions", "trace", "seconds_per_sample"}``.
+    """
+    import copy
+
+    method = copy.copy(result.method)
+    for key, value in test_time_settings.items():
+        if not hasattr(method, key):
+            raise InvalidConfig(f"method {method.name!r} has no test-time setting {key!r}")
+        setattr(method, key, value)
+    protocol, data = result.protocol, result.data
+    test = protocol.views["unseen_test"]
+    start = time.perf_counter()
+    scores = method.scores(result.pretrained.features.subset(test), result.text_embeddings.take(protocol.unseen))
+    seconds = (time.perf_counter() - start) / max(1, len(test))
+    pred = predict(scores, protocol.unseen)
+    truth = data.labels[test]  # metrics only
+    return {"zsl_top1": accuracy(pred, truth), "zsl_class_mean": mean_class_accuracy(pred, truth),
+            "per_class": _named(per_class_accuracy(pred, truth), data), "scores": scores, "predictions": pred,
+            "trace": getattr(method, "last_stream", None), "seconds_per_sample": seconds}
+
+
+def ablate(result: RunResult, method_name: str, settings: dict | None = None, *, seed: int | None = None,
+           show_progress: bool = False) -> dict:
+    """Fit a method variant with FIXED settings on the same run's ``seen_train`` features and score
+    the unseen test view once: the rows of an ablation table. Nothing is selected here, so nothing
+    can be tuned on the test set; the variant's selectable settings keep their given values.
+
+    Returns ``{"method", "settings", "zsl_top1", "zsl_class_mean", "scores", "predictions", "fitted"}``.
+    """
+    config = result.config or RunConfig()
+    protocol, data, features = result.protocol, result.data, result.pretrained.features
+    settings = dict(settings or {})
+    variant = make_method(method_name, **settings)
+    if getattr(variant, "needs_layout", False) and settings.get("layout") is None:
+        variant = make_method(method_name, **settings, layout=data.layout.name)
+    encoder = CachedEncoder(get_encoder(config.encoder), config.cache_dir)
+    text = embed_classes(result.texts, encoder, variant.text_fields)
+    train = protocol.views["seen_train"]
+    variant.fit(features.subset(train), data.labels[train], text.take(protocol.seen),
+                seed=config.seed if seed is None else seed, show_progress=show_progress)
+    test = protocol.views["unseen_test"]
+    scores = variant.scores(features.subset(test), text.take(protocol.unseen))
+    pred = predict(scores, protocol.unseen)
+    truth = data.labels[test]  # metrics only
+    return {"method": method_name, "settings": variant.settings(), "zsl_top1": accuracy(pred, truth),
+            "zsl_class_mean": mean_class_accuracy(pred, truth), "scores": scores, "predictions": pred,
+            "fitted": variant}
+
+
+def _named(per_class: dict[int, float], data: SkeletonSet) -> dict[str, float]:
+    return {data.class_names[c]: round(v, 6) for c, v in per_class.items()}
+
+
+def run_many(config: RunConfig, *, seeds=None, splits=None, data: SkeletonSet | None = None,
+             results: str | None = None, show_progress: bool = True) -> list[dict]:
+    """Run ``config`` for every (split, seed) pair and return one record each (appended to ``results``)."""
+    from dataclasses import replace
+
+    from .results import append_record
+
+    if data is None:
+        data = load_dataset(config.dataset, config.data_root, **config.dataset_options)
+    records = []
+    for split in splits or [config.split]:
+        for seed in seeds or [config.seed]:
+            record = run_experiment(replace(config, split=split, seed=int(seed)), data=data,
+                                    show_progress=show_progress).record
+            if results:
+                append_record(record, results)
+            records.append(record)
+    return records
 
 
 def versions() -> dict:

@@ -6,7 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-COLUMNS = ["dataset", "split", "setting", "method", "encoder", "seed", "ZSL", "S", "U", "H", "gamma"]
+COLUMNS = ["dataset", "split", "setting", "method", "encoder", "seed", "ZSL", "S", "U", "H", "gamma",
+           "H_gate", "delta"]
+# metric columns of the results table -> record metric keys
+METRICS = {"ZSL": "zsl_top1", "ZSL_class_mean": "zsl_class_mean", "S": "gzsl_S", "U": "gzsl_U", "H": "gzsl_H",
+           "S_gate": "gzsl_gate_S", "U_gate": "gzsl_gate_U", "H_gate": "gzsl_gate_H", "seen": "seen_top1"}
 
 
 def append_record(record: dict, path: str | Path) -> None:
@@ -33,8 +37,51 @@ def results_table(records: list[dict]):
                      "method": r["method"], "encoder": r["encoder"], "seed": r["seed"],
                      "ZSL": m.get("zsl_top1", np.nan), "S": m.get("gzsl_S", np.nan),
                      "U": m.get("gzsl_U", np.nan), "H": m.get("gzsl_H", np.nan),
-                     "gamma": r["selected"].get("gamma", np.nan)})
+                     "gamma": r["selected"].get("gamma", np.nan),
+                     "H_gate": m.get("gzsl_gate_H", np.nan), "delta": r["selected"].get("delta", np.nan)})
     return pd.DataFrame(rows, columns=COLUMNS).round(4)
+
+
+def aggregate(records: list[dict], by=("dataset", "setting", "method"),
+              metrics=("ZSL", "ZSL_class_mean", "S", "U", "H", "H_gate")):
+    """Mean, standard deviation (ddof=1; 0 for one run) and count over seeds and splits.
+
+    One row per group of ``by`` (record keys, ``split`` = the split name); columns
+    ``<metric>_mean``, ``<metric>_std`` and ``runs``. Splits are averaged, never picked.
+    """
+    import pandas as pd
+
+    rows = []
+    for r in records:
+        row = {k: (r["split"]["name"] if k == "split" else r[k]) for k in by}
+        row.update({name: r["metrics"].get(METRICS[name], np.nan) for name in metrics})
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=list(by) + list(metrics))
+    grouped = frame.groupby(list(by), sort=False)
+    out = grouped[list(metrics)].agg(["mean", lambda x: float(np.std(x, ddof=1)) if len(x) > 1 else 0.0])
+    out.columns = [f"{m}_{'mean' if stat == 'mean' else 'std'}" for m, stat in out.columns]
+    out["runs"] = grouped.size()
+    return out.reset_index()
+
+
+def summary_table(records: list[dict], by=("dataset", "method"), metrics=("ZSL", "H", "H_gate")):
+    """The aggregate as ``mean ± std`` strings (in %), one row per group: the chapters' summary."""
+    agg = aggregate(records, by=by, metrics=metrics)
+    out = agg[list(by)].copy()
+    for m in metrics:
+        out[m] = [f"{100 * a:.1f} ± {100 * b:.1f}" for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+    out["runs"] = agg["runs"]
+    return out
+
+
+def per_class_table(records: list[dict], view: str = "zsl"):
+    """Per-class accuracy (rows: classes, columns: method) averaged over the records that hold it."""
+    import pandas as pd
+
+    rows = [{"method": r["method"], "class": c, "accuracy": a}
+            for r in records for c, a in r.get("per_class", {}).get(view, {}).items()]
+    frame = pd.DataFrame(rows, columns=["method", "class", "accuracy"])
+    return frame.pivot_table(index="class", columns="method", values="accuracy", aggfunc="mean")
 
 
 def json_default(obj):

@@ -52,3 +52,17 @@ def spatial_partition(layout: Layout) -> np.ndarray:
             else:
                 out[2, j, i] = norm[j, i]
     return out
+
+
+def directed_partition(layout: Layout) -> np.ndarray:
+    """(3, V, V) adjacency of CTR-GCN: identity, inward (child -> parent), outward (parent -> child).
+
+    Entry [u, v] says how much joint u reads from joint v; each directed subset is normalised by the
+    number of joints a joint sends to, as in CTR-GCN's ``normalize_digraph``.
+    """
+    v = layout.num_joints
+    inward = np.zeros((v, v), dtype=np.float32)
+    for child, parent in layout.bones:
+        inward[parent, child] = 1.0
+    outward = inward.T.copy()
+    return np.stack([np.eye(v, dtype=np.float32), normalise(inward), normalise(outward)])

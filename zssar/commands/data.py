@@ -1,24 +1,51 @@
-"""``zssar data``: counts per class / subject / view of a dataset, and its layout."""
+"""``zssar data``: counts per class / subject / view of a dataset, its layout, and what was dropped."""
 from __future__ import annotations
 
 NAME = "data"
-HELP = "counts per class / subject / view of a dataset"
+HELP = "counts per class / subject / view of a dataset, and its layout"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--dataset", default="synthetic", help="a registered name (kard, utkinect, nw-ucla, ntu60, "
+                   "ntu120, pku-mmd, synthetic) or npz:PATH for an interchange file")
     p.add_argument("--root", default=None, help="data folder (default: $ZSSAR_DATA)")
+    p.add_argument("--list", action="store_true", help="list the registered datasets and splits, read nothing")
 
 
 def main(args) -> dict:
     import numpy as np
 
-    from ..data.registry import load_dataset
+    from ..data.registry import dataset_folder, dataset_names, load_dataset
+    from ..data.split_registry import registered_splits
 
+    if args.list:
+        return {"datasets": {name: dataset_folder(name) for name in dataset_names()},
+                "splits": {s.name: {"dataset": s.dataset, "unseen": list(s.unseen), "source": s.source}
+                           for s in registered_splits()}}
     data = load_dataset(args.dataset, args.root)
     out = data.summary()
     out["per_class"] = {name: int((data.labels == i).sum()) for i, name in enumerate(data.class_names)}
     out["per_subject"] = {int(s): int((data.subjects == s).sum()) for s in np.unique(data.subjects)}
     out["per_view"] = {int(v): int((data.views == v).sum()) for v in np.unique(data.views)}
     out["joints"] = list(data.layout.joints)
+    out["parts"] = {g: {p: [data.layout.joints[j] for j in ids] for p, ids in parts.items()}
+                    for g, parts in data.layout.parts.items()}
+    out["dropped_samples"] = {reason: list(ids) for reason, ids in data.dropped.items()}
     return out
+
+
+def human(out: dict) -> None:
+    if "datasets" in out:
+        print("datasets (folder under $ZSSAR_DATA):")
+        for name, folder in out["datasets"].items():
+            print(f"  {name:10s} {folder or '(built in)'}")
+        print("registered splits:")
+        for name, s in out["splits"].items():
+            print(f"  {name:16s} {s['dataset']:8s} {s['source']}")
+        return
+    print(f"{out['dataset']}: {out['samples']} samples, {out['classes']} classes, layout {out['layout']}")
+    print(f"  from: {out['source']}")
+    print(f"  subjects {out['subjects']}  views {out['views']}  frames (min/median/max) "
+          f"{out['frames_min_median_max']}  dropped {out['dropped'] or 'none'}")
+    for name, count in out["per_class"].items():
+        print(f"  {count:6d}  {name}")

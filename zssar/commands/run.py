@@ -1,44 +1,82 @@
-"""``zssar run``: train and evaluate one method on a dataset / split / seed."""
+"""``zssar run``: train and evaluate one method on a dataset for one or more splits and seeds."""
 from __future__ import annotations
 
+import json
+
 NAME = "run"
-HELP = "train and evaluate one method on a dataset / split / seed"
+HELP = "train and evaluate a method on a dataset for one or more splits and seeds (one record each)"
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--method", default="global")
+    p.add_argument("--method", default="global", help="any registered method (global, purls, dynapurls, ...)")
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--root", default=None, help="data folder (default: $ZSSAR_DATA)")
-    p.add_argument("--split", default="random:5:seed=0",
-                   help="'random:K:seed=S', 'unseen=1,2,3', 'seen=..;unseen=..' or 'none'")
-    p.add_argument("--setting", default="cross_subject")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split", nargs="+", default=["random:5:seed=0"],
+                   help="one or more of 'random:K:seed=S', 'unseen=1,2,3', 'seen=..;unseen=..' or 'none'")
+    p.add_argument("--setting", default="default",
+                   help="cross_subject, cross_view, cross_setup or default (the dataset's own)")
+    p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds")
     p.add_argument("--encoder", default="minilm")
     p.add_argument("--epochs", type=int, default=None, help="backbone pretraining epochs")
+    p.add_argument("--set", dest="method_settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="a method setting (VALUE read as JSON when it parses, else as text); repeatable")
     p.add_argument("--cache", default=None, help="cache folder (default: $ZSSAR_CACHE or ~/.cache/zssar)")
-    p.add_argument("--results", default=None, help="append the record to this JSON-lines file")
+    p.add_argument("--results", default=None, help="append every record to this JSON-lines file")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def parse_settings(items: list[str]) -> dict:
+    from ..errors import InvalidConfig
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidConfig(f"--set {item!r}: write KEY=VALUE, e.g. --set epochs=30")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def main(args) -> dict:
     from dataclasses import replace
 
-    from ..experiment import RunConfig, run_experiment
-    from ..results import append_record
+    from ..experiment import RunConfig, run_many
+    from ..methods.base import make_method
+    from ..results import aggregate
 
-    config = RunConfig(dataset=args.dataset, split=args.split, setting=args.setting, method=args.method,
-                       seed=args.seed, encoder=args.encoder, data_root=args.root, cache_dir=args.cache)
+    settings = parse_settings(args.method_settings)
+    make_method(args.method, **settings)  # fail early on an unknown method or setting
+    config = RunConfig(dataset=args.dataset, split=args.split[0], setting=args.setting, method=args.method,
+                       seed=args.seed[0], encoder=args.encoder, data_root=args.root, cache_dir=args.cache,
+                       method_settings=settings)
     if args.epochs is not None:
         config = replace(config, backbone=replace(config.backbone, epochs=args.epochs))
-    result = run_experiment(config, show_progress=not args.quiet)
-    if args.results:
-        append_record(result.record, args.results)
-    return result.record
+    records = run_many(config, seeds=args.seed, splits=args.split, results=args.results,
+                       show_progress=not args.quiet)
+    if len(records) == 1:
+        return records[0]
+    summary = aggregate(records).to_dict(orient="records")
+    return {"runs": len(records), "aggregate": summary, "records": records}
 
 
-def human(out: dict) -> None:
+def _one(out: dict) -> None:
     print(f"{out['method']} on {out['dataset']} ({out['data_source']}), split {out['split']['name']}, "
           f"seed {out['seed']}")
     for k, v in out["metrics"].items():
         print(f"  {k:28s} {v:.4f}")
-    print(f"  selected gamma (seen data only): {out['selected'].get('gamma', 0):.4f}")
+    sel = out["selected"]
+    print(f"  selected on seen data only: gamma {sel.get('gamma', 0):.4f}, delta {sel.get('delta', 0):.4f}"
+          + (f", {sel['method_selected']}" if sel.get("method_selected") else ""))
+
+
+def human(out: dict) -> None:
+    if "records" not in out:
+        return _one(out)
+    for record in out["records"]:
+        _one(record)
+    print(f"mean ± std over {out['runs']} runs:")
+    for row in out["aggregate"]:
+        print("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))

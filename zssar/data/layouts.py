@@ -107,7 +107,66 @@ def _ntu_parts(j: tuple[str, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
 
 NTU25 = Layout("ntu25", _NTU_JOINTS, _NTU_BONES, centre=1, parts=_ntu_parts(_NTU_JOINTS))
 
-LAYOUTS: dict[str, Layout] = {NTU25.name: NTU25}
+
+def parts_from_roles(joints: tuple[str, ...], roles: dict[str, str | tuple[str, ...]], layout_name: str
+                     ) -> dict[str, dict[str, tuple[int, ...]]]:
+    """Part groupings of any joint set, from each joint's role (its NTU joint name).
+
+    ``roles`` maps a joint name to the ``ntu25`` joint it plays (``"torso": "spine_mid"``); a part then
+    holds every joint whose role the ``ntu25`` part holds, so all layouts share one definition of
+    the parts. A joint may play several roles (a tuple). Raises when a part would be empty, naming
+    the joints it needs.
+    """
+    played = {j: {r} if isinstance(r, str) else set(r) for j, r in roles.items()}
+    groupings: dict[str, dict[str, tuple[int, ...]]] = {}
+    for grouping, parts in NTU25.parts.items():
+        groupings[grouping] = {}
+        for part, ntu_ids in parts.items():
+            wanted = {NTU25.joints[i] for i in ntu_ids}
+            ids = tuple(i for i, j in enumerate(joints) if played.get(j, set()) & wanted)
+            if not ids:
+                raise InvalidData(
+                    f"layout {layout_name!r}: cannot form part {part!r} of grouping {grouping!r}; it needs a "
+                    f"joint playing one of {sorted(wanted)}, and the joints are {list(joints)}. Rename "
+                    "the joints (e.g. 'left_ankle') or give the layout explicit parts."
+                )
+            groupings[grouping][part] = ids
+    return groupings
+
+
+# Kinect v1 SDK order (UTKinect-Action3D, NW-UCLA, MSR Action3D), 0-based.
+_KINECT20_JOINTS = (
+    "hip_center", "spine", "shoulder_center", "head",
+    "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+    "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+    "left_hip", "left_knee", "left_ankle", "left_foot",
+    "right_hip", "right_knee", "right_ankle", "right_foot",
+)
+_KINECT20_BONES = (
+    (1, 0), (2, 1), (3, 2), (4, 2), (5, 4), (6, 5), (7, 6), (8, 2), (9, 8), (10, 9), (11, 10),
+    (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17), (19, 18),
+)
+# Kinect v1 has one joint where NTU has neck and spine_shoulder; it plays the neck (head part).
+_KINECT20_ROLES = {j: j for j in _KINECT20_JOINTS} | {
+    "hip_center": "spine_base", "spine": "spine_mid", "shoulder_center": "neck"}
+KINECT20 = Layout("kinect20", _KINECT20_JOINTS, _KINECT20_BONES, centre=1,
+                  parts=parts_from_roles(_KINECT20_JOINTS, _KINECT20_ROLES, "kinect20"))
+
+# OpenNI / NiTE 15-joint order (KARD), 0-based. There are no wrists or ankles: the arm part is
+# shoulders and elbows, the hand and foot parts are OpenNI's hand and foot; "torso" is mid-spine.
+_OPENNI15_JOINTS = (
+    "head", "neck", "right_shoulder", "right_elbow", "right_hand", "left_shoulder", "left_elbow",
+    "left_hand", "torso", "right_hip", "right_knee", "right_foot", "left_hip", "left_knee", "left_foot",
+)
+_OPENNI15_BONES = (
+    (0, 1), (1, 8), (2, 1), (3, 2), (4, 3), (5, 1), (6, 5), (7, 6),
+    (9, 8), (10, 9), (11, 10), (12, 8), (13, 12), (14, 13),
+)
+_OPENNI15_ROLES = {j: j for j in _OPENNI15_JOINTS} | {"torso": "spine_mid"}
+OPENNI15 = Layout("openni15", _OPENNI15_JOINTS, _OPENNI15_BONES, centre=8,
+                  parts=parts_from_roles(_OPENNI15_JOINTS, _OPENNI15_ROLES, "openni15"))
+
+LAYOUTS: dict[str, Layout] = {NTU25.name: NTU25, KINECT20.name: KINECT20, OPENNI15.name: OPENNI15}
 
 
 def get_layout(name: str) -> Layout:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import InvalidConfig, InvalidSplit
 from .skeleton import SkeletonSet
+from .settings import resolve_setting, train_side
 from .splits import Split
 
 SELECTION_VIEWS = ("seen_train", "seen_val")
@@ -28,7 +29,7 @@ TEST_VIEWS = ("seen_test", "unseen_test", "gzsl_test")
 class ProtocolConfig:
     """How samples are divided. ``setting`` picks the train/test division of subjects or views."""
 
-    setting: str = "cross_subject"
+    setting: str = "default"  # the dataset's standard setting; see zssar.data.settings
     val_fraction: float = 0.2  # of each seen class's training samples, held out for selection
     num_pseudo_unseen: int | None = None  # default: as many as the split has unseen classes
     seed: int = 0
@@ -39,19 +40,12 @@ class ProtocolConfig:
 
 
 def train_mask(data: SkeletonSet, setting: str) -> np.ndarray:
-    """Boolean mask of the samples on the training side of an evaluation setting."""
-    if setting == "cross_subject":
-        subjects = np.unique(data.subjects)
-        if len(subjects) < 2:
-            raise InvalidConfig(f"{data.name}: cross_subject needs at least 2 subjects, found {len(subjects)}")
-        train_subjects = subjects[: (len(subjects) + 1) // 2]
-        return np.isin(data.subjects, train_subjects)
-    if setting == "cross_view":
-        views = np.unique(data.views)
-        if len(views) < 2:
-            raise InvalidConfig(f"{data.name}: cross_view needs at least 2 views, found {len(views)}")
-        return data.views != views[-1]
-    raise InvalidConfig(f"unknown evaluation setting {setting!r}; use 'cross_subject' or 'cross_view'")
+    """Boolean mask of the samples on the training side of an evaluation setting.
+
+    Official lists where they exist (NTU subjects, cameras and setups; partitions carried by the
+    files); see :mod:`zssar.data.settings` for every rule and its source.
+    """
+    return train_side(data, setting)
 
 
 @dataclass(frozen=True)
@@ -63,6 +57,12 @@ class Protocol:
     views: dict[str, np.ndarray]
     pseudo_unseen: tuple[int, ...]
     class_names: tuple[str, ...] = field(repr=False)
+    resolved_setting: str = ""
+
+    @property
+    def setting(self) -> str:
+        """The evaluation setting actually used (``default`` resolved to the dataset's own)."""
+        return self.resolved_setting or self.config.setting
 
     @property
     def seen(self) -> tuple[int, ...]:
@@ -82,7 +82,7 @@ class Protocol:
     def describe(self) -> dict:
         names = self.class_names
         return {
-            "setting": self.config.setting,
+            "setting": self.setting,
             "split": self.split.as_dict(),
             "seen_classes": [names[c] for c in self.seen],
             "unseen_classes": [names[c] for c in self.unseen],
@@ -98,6 +98,10 @@ def build_protocol(data: SkeletonSet, split: Split, config: ProtocolConfig | Non
         raise InvalidSplit(
             f"split {split.name!r} was made for {split.num_classes} classes but {data.name} has {data.num_classes}"
         )
+    if split.class_names and tuple(split.class_names) != tuple(data.class_names):
+        missing = [c for c in split.class_names if c not in data.class_names]
+        raise InvalidSplit(f"split {split.name!r} was made for other classes than {data.name}'s"
+                           + (f" (e.g. {missing[:3]})" if missing else " (same names, other order)"))
     train = train_mask(data, config.setting)
     seen = np.isin(data.labels, split.seen)
     unseen = np.isin(data.labels, split.unseen)
@@ -127,7 +131,8 @@ def build_protocol(data: SkeletonSet, split: Split, config: ProtocolConfig | Non
         "unseen_test": np.flatnonzero(~train & unseen),
         "gzsl_test": np.flatnonzero(~train & (seen | unseen)),
     }
-    protocol = Protocol(split, config, views, pseudo, data.class_names)
+    protocol = Protocol(split, config, views, pseudo, tuple(data.class_names),
+                        resolve_setting(data, config.setting))
     assert_no_leak(protocol, data.labels)
     return protocol
 

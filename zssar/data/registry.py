@@ -1,4 +1,9 @@
-"""Dataset names -> loaders. ``load_dataset("synthetic")`` always works; real datasets need a root."""
+"""Dataset names -> loaders. ``load_dataset("synthetic")`` always works; real datasets need a root.
+
+Real datasets live in folders under the data root (``$ZSSAR_DATA`` or ``root=``): ``kard/``,
+``utkinect/``, ``nw-ucla/``, ``ntu60/``, ``ntu120/``, ``pku-mmd/`` (see each reader for what goes
+inside). ``npz:PATH`` loads a bring-your-own interchange file (:mod:`zssar.data.interchange`).
+"""
 from __future__ import annotations
 
 import os
@@ -22,16 +27,35 @@ def register_dataset(name: str, folder: str | None = None):
     return wrap
 
 
+def _import_readers() -> None:
+    # The readers register themselves on import; importing them here keeps this module import-light.
+    from . import readers  # noqa: F401
+
+
 def dataset_names() -> list[str]:
+    _import_readers()
     return sorted(_LOADERS)
+
+
+def dataset_folder(name: str) -> str | None:
+    """The folder of a registered dataset under the data root (None for embedded datasets)."""
+    _import_readers()
+    if name not in _LOADERS:
+        raise DatasetNotFound(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
+    return _LOADERS[name][1]
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, **options) -> SkeletonSet:
     """Load a dataset by name.
 
     ``synthetic`` is generated in memory (``options`` go to its config). Real datasets are read from
-    ``root`` or ``$ZSSAR_DATA``: e.g. ``$ZSSAR_DATA/kard``.
+    ``root`` or ``$ZSSAR_DATA``: e.g. ``$ZSSAR_DATA/kard``. ``npz:PATH`` reads an interchange file.
     """
+    if name.startswith("npz:"):
+        from .interchange import load_npz
+
+        return load_npz(name[len("npz:"):], **options)
+    _import_readers()
     if name not in _LOADERS:
         raise DatasetNotFound(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
     loader, folder = _LOADERS[name]

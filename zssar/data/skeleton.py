@@ -31,6 +31,11 @@ class SkeletonSet:
     layout: Layout
     sample_ids: tuple[str, ...]
     source: str = ""  # where the data came from, shown in every report
+    # Sequences a reader left out, by reason ("too_short", "all_zero", "nan"): reason -> sample ids.
+    dropped: dict = field(default_factory=dict, compare=False)
+    # Official training side per evaluation setting where the files define it (CTR-GCN npz, pyskl split
+    # lists, PKU-MMD split files): setting -> bool (N,). The protocol prefers these over any rule.
+    official_train: dict = field(default_factory=dict, compare=False)
     _fingerprint: list = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
@@ -49,6 +54,7 @@ class SkeletonSet:
             name=self.name, x=self.x[idx], lengths=self.lengths[idx], labels=self.labels[idx],
             subjects=self.subjects[idx], views=self.views[idx], class_names=self.class_names,
             layout=self.layout, sample_ids=tuple(self.sample_ids[i] for i in idx), source=self.source,
+            dropped=self.dropped, official_train={k: v[idx] for k, v in self.official_train.items()},
         )
 
     def fingerprint(self) -> str:
@@ -60,6 +66,8 @@ class SkeletonSet:
             h.update("\x1f".join(self.class_names).encode())
             h.update("\x1f".join(self.sample_ids).encode())
             h.update(self.layout.name.encode())
+            for setting in sorted(self.official_train):
+                h.update(setting.encode() + np.packbits(self.official_train[setting]).tobytes())
             self._fingerprint.append(h.hexdigest()[:16])
         return self._fingerprint[0]
 
@@ -77,6 +85,7 @@ class SkeletonSet:
             "frames_padded": int(self.x.shape[2]),
             "frames_min_median_max": [int(self.lengths.min()), int(np.median(self.lengths)),
                                       int(self.lengths.max())] if len(self) else [],
+            "dropped": {reason: len(ids) for reason, ids in self.dropped.items()},
         }
 
 
@@ -92,10 +101,16 @@ def from_arrays(
     sample_ids=None,
     name: str = "custom",
     source: str = "arrays",
+    dropped: dict | None = None,
+    official_train: dict | None = None,
 ) -> SkeletonSet:
     """Validate user arrays and wrap them as a :class:`SkeletonSet`.
 
     ``x`` is (N, T, V, 3) for one person or (N, M, T, V, 3); frames past ``lengths`` must be zero.
+    ``layout`` is a registered name (``ntu25``, ``kinect20``, ``openni15``) or a :class:`Layout`, e.g.
+    one made from your joint names by :func:`zssar.data.custom_layout.layout_from_joint_names`.
+    ``dropped`` records sequences left out before (reason -> sample ids); ``official_train`` gives a
+    predefined training side per evaluation setting (setting -> bool (N,)).
     Every problem is reported with what was expected and how to fix it.
     """
     if isinstance(layout, str):
@@ -147,10 +162,19 @@ def from_arrays(
     sample_ids = tuple(str(s) for s in sample_ids)
     if len(sample_ids) != n:
         raise InvalidData(f"{name}: {len(sample_ids)} sample ids for {n} samples.")
-    for arr in (x, labels, subjects, views, lengths):
+    official_train = dict(official_train or {})
+    for setting, mask in official_train.items():
+        mask = np.array(mask)  # a copy: it is frozen below
+        if mask.shape != (n,) or mask.dtype != bool:
+            raise InvalidData(f"{name}: official_train[{setting!r}] must be a bool array of shape ({n},), "
+                              f"got {mask.dtype} {mask.shape}.")
+        official_train[setting] = mask
+    for arr in (x, labels, subjects, views, lengths, *official_train.values()):
         arr.setflags(write=False)
     return SkeletonSet(name=name, x=x, lengths=lengths, labels=labels, subjects=subjects, views=views,
-                       class_names=class_names, layout=layout, sample_ids=sample_ids, source=source)
+                       class_names=class_names, layout=layout, sample_ids=sample_ids, source=source,
+                       dropped={k: tuple(v) for k, v in (dropped or {}).items()},
+                       official_train=official_train)
 
 
 def _int_vector(values, n: int, what: str, name: str) -> np.ndarray:

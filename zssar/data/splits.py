@@ -4,12 +4,17 @@ Spec strings (used by the CLI and the notebooks):
 * ``random:K:seed=S`` (or ``random:K:S``) — K unseen classes drawn with a seeded generator;
 * ``unseen=3,7,11`` — these unseen class ids, every other class seen;
 * ``seen=0,1,2;unseen=3,4`` — both lists given; they must not overlap;
-* ``none`` — every class seen (the supervised setting).
+* ``none`` — every class seen (the supervised setting);
+* a published split by its registered name, e.g. ``synse:55/5`` or ``smie:110/10:1`` (the list, with
+  provenance, is :func:`zssar.data.split_registry.registered_splits`).
+
+Class lists may name classes instead of ids (``unseen=walk,sit down``) when the dataset's class names
+are passed to :func:`parse_split`.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +30,9 @@ class Split:
     unseen: tuple[int, ...]
     num_classes: int
     source: str = ""
+    # The class list the ids refer to, for splits published for one dataset: the protocol refuses a
+    # dataset with other classes. Empty for generic splits (random, id lists).
+    class_names: tuple[str, ...] = field(default=(), compare=False)
 
     def __post_init__(self):
         overlap = sorted(set(self.seen) & set(self.unseen))
@@ -53,9 +61,18 @@ class Split:
         return {"name": self.name, "seen": list(self.seen), "unseen": list(self.unseen), "source": self.source}
 
 
-def parse_split(spec: str, num_classes: int) -> Split:
-    """Turn a split spec string into a validated :class:`Split` for a dataset with ``num_classes``."""
+def parse_split(spec: str, num_classes: int, class_names=None) -> Split:
+    """Turn a split spec string into a validated :class:`Split` for a dataset with ``num_classes``.
+
+    ``class_names`` (the dataset's, optional) lets a registered split check that it belongs to this
+    dataset and lets id lists name classes.
+    """
+    from .split_registry import find_registered
+
     spec = spec.strip()
+    registered = find_registered(spec)
+    if registered is not None:
+        return registered.to_split(num_classes, class_names)
     if spec == "none":
         return Split("none", tuple(range(num_classes)), (), num_classes, "all classes seen (supervised)")
     m = re.fullmatch(r"random:(\d+)(?::(?:seed=)?(\d+))?", spec)
@@ -79,10 +96,22 @@ def parse_split(spec: str, num_classes: int) -> Split:
                 f"cannot read split {spec!r}; use 'random:K:seed=S', 'unseen=1,2,3', "
                 "'seen=0,4;unseen=1,2' or 'none'."
             )
-        try:
-            lists[key.strip()] = tuple(int(v) for v in value.split(",") if v.strip())
-        except ValueError:
-            raise InvalidSplit(f"split {spec!r}: class ids must be integers, got {value!r}") from None
+        lists[key.strip()] = tuple(_class_id(v.strip(), spec, class_names) for v in value.split(",") if v.strip())
     unseen = lists.get("unseen", ())
     seen = lists.get("seen", tuple(i for i in range(num_classes) if i not in unseen))
     return Split(spec, seen, unseen, num_classes, "given on the command line")
+
+
+def _class_id(value: str, spec: str, class_names) -> int:
+    """A class id from an integer or, when the dataset's class names are known, a class name."""
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    if class_names is None:
+        raise InvalidSplit(f"split {spec!r}: class ids must be integers, got {value!r}")
+    names = list(class_names)
+    if value not in names:
+        raise InvalidSplit(f"split {spec!r} names class {value!r}, which the dataset does not have; its "
+                           f"classes are {names}")
+    return names.index(value)

@@ -423,7 +423,9 @@ def _sentence(clauses, joiner: str) -> str:
 
 
 def class_texts() -> dict[str, dict]:
-    """Label, synonyms, description, six part sentences and three phase sentences for every class."""
+    """Every class's text in the description schema (:mod:`zssar.text.schema`): label, synonyms,
+    description, six part sentences, PURLS parts, three phase sentences, context slots and sentence, and
+    variants (the description, the phases in turn, the moving parts, and a plain sentence)."""
     out = {}
     for name, composition in _CLASSES:
         filled = []
@@ -447,8 +449,21 @@ def class_texts() -> dict[str, dict]:
             part_text[part] = _sentence(strong or weak or [idle], ", and ")
         phases = {key: _sentence([f[3][i] for f in filled], " while ")
                   for i, key in enumerate(("start", "middle", "end"))}
+        # PURLS groups the body into four parts; its sentences are joins of the six above.
+        purls = {"head": part_text["head"], "hands": f"{part_text['hand']} {part_text['arm']}",
+                 "torso": part_text["hip"], "legs": f"{part_text['leg']} {part_text['foot']}"}
+        # Synthetic people act alone, empty-handed, in an empty room: the context slots say so.
+        context = {"environment": "an empty room in front of a depth camera",
+                   "used_object": "no object, only the body", "target_object": "no target, the movement is "
+                   "made in the air"}
+        moving = [part_text[p] for p in _IDLE if part_text[p] != _sentence([_IDLE[p]], "")]
+        variants = [description, " ".join(phases.values()), " ".join(moving),
+                    _sentence([f"a person stands alone in an empty room and is asked to {synonyms[0]}"], "")]
         out[name] = {"label": name, "synonyms": synonyms, "description": description, "parts": part_text,
-                     "phases": phases}
+                     "phases": phases, "purls_parts": purls, "context": context,
+                     "context_sentence": _sentence([f"a person does '{name}' alone in an empty room, "
+                                                    "holding nothing and touching nothing"], ""),
+                     "variants": variants}
     return out
 
 

@@ -53,6 +53,26 @@ class Method:
         """A hash of the fitted parameters (the leak canary compares it across runs)."""
         raise NotImplementedError
 
+    def selectable(self) -> dict[str, tuple]:
+        """Test-time settings chosen on ``seen_val`` (name -> candidate values); none by default.
+
+        They must not change what :meth:`fit` learns: the runner fits once and tries each value.
+        """
+        return {}
+
+    def apply_selected(self, **values) -> None:
+        """Set test-time settings chosen on ``seen_val`` (see :meth:`selectable`)."""
+        unknown = sorted(set(values) - set(self.selectable()))
+        if unknown:
+            raise InvalidConfig(f"method {self.name!r} cannot select {unknown}; selectable: "
+                                f"{sorted(self.selectable())}")
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def score_temperature(self) -> float:
+        """The temperature that turns scores into probabilities (used by the entropy gate)."""
+        return float(getattr(self, "temperature", 1.0))
+
 
 _METHODS: dict[str, type[Method]] = {}
 
@@ -80,3 +100,6 @@ def make_method(name: str, **settings) -> Method:
 
 def _import_all() -> None:
     from . import global_baseline  # noqa: F401
+    from . import gap  # noqa: F401
+    from . import purls  # noqa: F401
+    from . import dynapurls  # noqa: F401

