@@ -137,17 +137,23 @@ class DynaPurls(Purls):
         bank = MemoryBank(self.bank, self.bank_size, k, rng)
         out = np.zeros((n, k), dtype=np.float32)
         updates, started = 0, time.perf_counter()
-        for step, i in enumerate(order):
+        # S and dF change only every ``refine_every`` samples, so the samples in between are scored
+        # together with the same F': the same numbers as one at a time, at a fraction of the cost.
+        every = self.refine_every
+        for first in range(0, n, every):
+            rows = order[first:first + every]
             with torch.no_grad():
                 refined = F.normalize(scale * items + shift, dim=-1)
-                score = self.combine(self.net.similarities(tokens[i:i + 1], refined, keys[i:i + 1]))[0]
-            out[i] = score.numpy()
-            prob = (logit_scale * score).softmax(-1)
-            conf, pred = float(prob.max()), int(prob.argmax())
-            if conf > self.confidence:
-                bank.add(int(i), pred, conf)
-            if (step + 1) % self.refine_every:
-                continue
+                chunk = self.combine(self.net.similarities(tokens[rows], refined, keys[rows]))
+            out[rows] = chunk.numpy()
+            prob = (logit_scale * chunk).softmax(-1)
+            for i, row in zip(rows, prob):
+                conf, pred = float(row.max()), int(row.argmax())
+                if conf > self.confidence:
+                    bank.add(int(i), pred, conf)
+            step = first + len(rows) - 1
+            if (step + 1) % every:
+                continue  # the stream ended between two steps
             batch = bank.batch(self.refine_batch) if self.bank != "none" else (
                 [(int(i), pred)] if conf > self.confidence else [])
             if len(batch) >= (self.min_bank if self.bank != "none" else 1):
