@@ -28,6 +28,31 @@ def average_persons(tok: torch.Tensor, x: torch.Tensor, person_mask: torch.Tenso
     return torch.einsum("nmtvc,nm->ntvc", tok, w)
 
 
+class GCNUnit(nn.Module):
+    """One block of every backbone here: spatial module, temporal module, residual path, ReLU.
+
+    The residual is the identity when shape is kept, a strided 1x1 convolution with batch norm when
+    channels or frame rate change, and absent when ``residual`` is False (the first block).
+    """
+
+    def __init__(self, gcn: nn.Module, tcn: nn.Module, c_in: int, c_out: int, stride: int = 1,
+                 residual: bool = True):
+        super().__init__()
+        self.gcn, self.tcn = gcn, tcn
+        if not residual:
+            self.residual = None
+        elif c_in == c_out and stride == 1:
+            self.residual = nn.Identity()
+        else:
+            self.residual = nn.Sequential(nn.Conv2d(c_in, c_out, 1, (stride, 1)), nn.BatchNorm2d(c_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.tcn(self.gcn(x))
+        if self.residual is not None:
+            y = y + self.residual(x)
+        return torch.relu(y)
+
+
 class SkeletonBackbone(nn.Module):
     """Base class: batch-norm over (V x C_in) inputs, the block stack, person averaging, a linear head."""
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..data.layouts import Layout
 from ..errors import InvalidConfig
-from .base import SkeletonBackbone, check_widths
+from .base import GCNUnit, SkeletonBackbone, check_widths
 from .graph import directed_partition
 
 
@@ -87,24 +87,11 @@ class MultiScaleTemporalConv(nn.Module):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 
 
-class CTRBlock(nn.Module):
+class CTRBlock(GCNUnit):
     def __init__(self, c_in: int, c_out: int, adjacency: torch.Tensor, stride: int = 1,
                  residual: bool = True):
-        super().__init__()
-        self.gcn = CTRGraphConv(c_in, c_out, adjacency)
-        self.tcn = MultiScaleTemporalConv(c_out, stride)
-        if not residual:
-            self.residual = None
-        elif c_in == c_out and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = nn.Sequential(nn.Conv2d(c_in, c_out, 1, (stride, 1)), nn.BatchNorm2d(c_out))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.tcn(self.gcn(x))
-        if self.residual is not None:
-            y = y + self.residual(x)
-        return torch.relu(y)
+        super().__init__(CTRGraphConv(c_in, c_out, adjacency), MultiScaleTemporalConv(c_out, stride),
+                         c_in, c_out, stride, residual)
 
 
 class CTRGCN(SkeletonBackbone):

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..data.layouts import Layout
-from .base import SkeletonBackbone, check_widths
+from .base import GCNUnit, SkeletonBackbone, check_widths
 
 
 def shift_indices(num_joints: int, channels: int, direction: int) -> torch.Tensor:
@@ -99,23 +99,10 @@ class ShiftTCN(nn.Module):
         return self.bn2(self.shift_out(x))
 
 
-class ShiftBlock(nn.Module):
+class ShiftBlock(GCNUnit):
     def __init__(self, c_in: int, c_out: int, num_joints: int, stride: int = 1, residual: bool = True):
-        super().__init__()
-        self.gcn = SpatialShift(c_in, c_out, num_joints)
-        self.tcn = ShiftTCN(c_out, stride)
-        if not residual:
-            self.residual = None
-        elif c_in == c_out and stride == 1:
-            self.residual = nn.Identity()
-        else:
-            self.residual = nn.Sequential(nn.Conv2d(c_in, c_out, 1, (stride, 1)), nn.BatchNorm2d(c_out))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.tcn(self.gcn(x))
-        if self.residual is not None:
-            y = y + self.residual(x)
-        return torch.relu(y)
+        super().__init__(SpatialShift(c_in, c_out, num_joints), ShiftTCN(c_out, stride), c_in, c_out, stride,
+                         residual)
 
 
 class ShiftGCN(SkeletonBackbone):
