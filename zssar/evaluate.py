@@ -69,14 +69,8 @@ def select_gamma(scores: np.ndarray, labels: np.ndarray, candidates, seen_classe
     unseen_right = candidates[unseen_col][scores[:, unseen_col].argmax(1)] == labels
     is_seen, is_unseen = np.isin(labels, seen_classes), np.isin(labels, unseen_classes)
 
-    cuts = np.unique(d)
-    gammas = np.concatenate([[cuts[0] - 1e-3], (cuts[:-1] + cuts[1:]) / 2, [cuts[-1] + 1e-3]])
-    # seen sample right iff d > gamma and its seen argmax is right; unseen right iff d <= gamma and ...
-    d_seen_ok = np.sort(d[is_seen & seen_right])
-    d_unseen_ok = np.sort(d[is_unseen & unseen_right])
-    s = (len(d_seen_ok) - np.searchsorted(d_seen_ok, gammas, side="right")) / max(1, is_seen.sum())
-    u = np.searchsorted(d_unseen_ok, gammas, side="right") / max(1, is_unseen.sum())
-    h = np.where(s + u > 0, 2 * s * u / np.maximum(s + u, 1e-12), 0.0)
+    gammas, s, u, h = _threshold_scan(d, is_seen & seen_right, is_unseen & unseen_right, is_seen.sum(),
+                                      is_unseen.sum(), margin=1e-3)
     best = np.flatnonzero(np.isclose(h, h.max()))
     i = best[np.argmin(np.abs(gammas[best]))]
     return {"gamma": float(gammas[i]), "H": float(h[i]), "S": float(s[i]), "U": float(u[i]),
@@ -127,6 +121,23 @@ def gated_predict(scores: np.ndarray, candidates, seen_classes, unseen_classes, 
     return pred
 
 
+def _threshold_scan(z: np.ndarray, seen_ok: np.ndarray, unseen_ok: np.ndarray, n_seen: int, n_unseen: int,
+                    margin: float):
+    """S, U and H of the rule "seen side iff z > t" for every distinct outcome of the threshold t.
+
+    ``seen_ok``/``unseen_ok`` mark the samples that are right when routed to their own side. H is
+    piecewise constant between sorted z values, so each piece is evaluated at its midpoint (plus one
+    threshold below and one above every z). Returns (thresholds, S, U, H), thresholds increasing.
+    """
+    cuts = np.unique(z)
+    thresholds = np.concatenate([[cuts[0] - margin], (cuts[:-1] + cuts[1:]) / 2, [cuts[-1] + margin]])
+    z_seen_ok, z_unseen_ok = np.sort(z[seen_ok]), np.sort(z[unseen_ok])
+    s = (len(z_seen_ok) - np.searchsorted(z_seen_ok, thresholds, side="right")) / max(1, n_seen)
+    u = np.searchsorted(z_unseen_ok, thresholds, side="right") / max(1, n_unseen)
+    h = np.where(s + u > 0, 2 * s * u / np.maximum(s + u, 1e-12), 0.0)
+    return thresholds, s, u, h
+
+
 def select_delta(scores: np.ndarray, labels: np.ndarray, candidates, seen_classes, unseen_classes,
                  temperature: float = 1.0) -> dict:
     """The entropy threshold delta maximising H on labelled *selection* data, by an exact scan.
@@ -143,14 +154,10 @@ def select_delta(scores: np.ndarray, labels: np.ndarray, candidates, seen_classe
     unseen_right = candidates[unseen_col][scores[:, unseen_col].argmax(1)] == labels
     is_seen, is_unseen = np.isin(labels, seen_classes), np.isin(labels, unseen_classes)
 
-    cuts = np.unique(e)
-    deltas = np.concatenate([[cuts[0] - 1e-6], (cuts[:-1] + cuts[1:]) / 2, [cuts[-1] + 1e-6]])
-    # seen sample right iff e < delta and its seen argmax is right; unseen right iff e >= delta and ...
-    e_seen_ok = np.sort(e[is_seen & seen_right])
-    e_unseen_ok = np.sort(e[is_unseen & unseen_right])
-    s = np.searchsorted(e_seen_ok, deltas, side="left") / max(1, is_seen.sum())
-    u = (len(e_unseen_ok) - np.searchsorted(e_unseen_ok, deltas, side="left")) / max(1, is_unseen.sum())
-    h = np.where(s + u > 0, 2 * s * u / np.maximum(s + u, 1e-12), 0.0)
+    # seen iff e < delta, i.e. -e > -delta: the same scan as gamma's on z = -e
+    thresholds, s, u, h = _threshold_scan(-e, is_seen & seen_right, is_unseen & unseen_right,
+                                          is_seen.sum(), is_unseen.sum(), margin=1e-6)
+    deltas, s, u, h = -thresholds[::-1], s[::-1], u[::-1], h[::-1]  # increasing delta
     best = np.flatnonzero(np.isclose(h, h.max()))
     i = best[len(best) // 2]
     return {"delta": float(deltas[i]), "H": float(h[i]), "S": float(s[i]), "U": float(u[i]),
