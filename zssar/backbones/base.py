@@ -1,7 +1,7 @@
 """What every skeleton backbone shares: input normalisation, a stack of blocks, persons, the head.
 
-A subclass builds ``self.blocks`` (modules mapping (B, C, T, V) -> (B, C', T', V)) and calls
-:meth:`SkeletonBackbone.finish`. The output contract is the one of :class:`~zssar.backbones.stgcn.STGCN`:
+A subclass builds ``self.blocks`` (modules mapping (B, C, T, V) -> (B, C', T', V)) with
+:meth:`SkeletonBackbone.stack`, which also adds the head. The output contract is the one of :class:`~zssar.backbones.stgcn.STGCN`:
 ``forward(x (N, M, T, V, C_in)) -> (logits, pooled (N, C), tokens (N, T', V, C))`` where the persons
 present in a sample are averaged explicitly (an absent, all-zero person does not dilute the mean).
 """
@@ -60,6 +60,19 @@ class SkeletonBackbone(nn.Module):
         super().__init__()
         self.data_bn = nn.BatchNorm1d(in_channels * num_joints)
         self.blocks = nn.ModuleList()
+
+    def stack(self, make_block, in_channels: int, channels, strides, num_classes: int,
+              dropout: float = 0.0) -> None:
+        """Append one block per (channels, strides) entry, then the head.
+
+        ``make_block(c_in, c_out, stride, residual)`` builds a block; the first has no residual.
+        """
+        check_widths(channels, strides)
+        c_prev = in_channels
+        for i, (c, s) in enumerate(zip(channels, strides)):
+            self.blocks.append(make_block(c_prev, c, s, i > 0))
+            c_prev = c
+        self.finish(c_prev, num_classes, dropout)
 
     def finish(self, out_channels: int, num_classes: int, dropout: float = 0.0) -> None:
         self.out_channels = out_channels

@@ -17,7 +17,7 @@ from torch import nn
 
 from ..data.layouts import Layout
 from ..errors import InvalidConfig
-from .base import GCNUnit, SkeletonBackbone, check_widths
+from .base import GCNUnit, SkeletonBackbone
 from .graph import directed_partition
 
 
@@ -105,10 +105,6 @@ class CTRGCN(SkeletonBackbone):
                  channels: tuple[int, ...] = (32, 64, 64), strides: tuple[int, ...] = (2, 2, 1),
                  dropout: float = 0.0):
         super().__init__(layout.num_joints, in_channels)
-        check_widths(channels, strides)
         adjacency = torch.from_numpy(directed_partition(layout))
-        c_prev = in_channels
-        for i, (c, s) in enumerate(zip(channels, strides)):
-            self.blocks.append(CTRBlock(c_prev, c, adjacency, s, residual=i > 0))
-            c_prev = c
-        self.finish(c_prev, num_classes, dropout)
+        self.stack(lambda c_in, c_out, stride, residual: CTRBlock(c_in, c_out, adjacency, stride, residual),
+                   in_channels, channels, strides, num_classes, dropout)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from ..data.layouts import Layout
-from .base import GCNUnit, SkeletonBackbone, check_widths
+from .base import GCNUnit, SkeletonBackbone
 
 
 def shift_indices(num_joints: int, channels: int, direction: int) -> torch.Tensor:
@@ -116,9 +116,6 @@ class ShiftGCN(SkeletonBackbone):
                  channels: tuple[int, ...] = (32, 64, 64), strides: tuple[int, ...] = (2, 2, 1),
                  dropout: float = 0.0):
         super().__init__(layout.num_joints, in_channels)
-        check_widths(channels, strides)
-        c_prev = in_channels
-        for i, (c, s) in enumerate(zip(channels, strides)):
-            self.blocks.append(ShiftBlock(c_prev, c, layout.num_joints, s, residual=i > 0))
-            c_prev = c
-        self.finish(c_prev, num_classes, dropout)
+        v = layout.num_joints
+        self.stack(lambda c_in, c_out, stride, residual: ShiftBlock(c_in, c_out, v, stride, residual),
+                   in_channels, channels, strides, num_classes, dropout)

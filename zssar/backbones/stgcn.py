@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from ..data.layouts import Layout
-from .base import GCNUnit, SkeletonBackbone, check_widths
+from .base import GCNUnit, SkeletonBackbone
 from .graph import spatial_partition
 
 
@@ -50,10 +50,7 @@ class STGCN(SkeletonBackbone):
                  channels: tuple[int, ...] = (32, 64, 64), strides: tuple[int, ...] = (1, 2, 2),
                  temporal_kernel: int = 9, dropout: float = 0.0):
         super().__init__(layout.num_joints, in_channels)
-        check_widths(channels, strides)
         adjacency = torch.from_numpy(spatial_partition(layout))
-        c_prev = in_channels
-        for i, (c, s) in enumerate(zip(channels, strides)):
-            self.blocks.append(STGCNBlock(c_prev, c, adjacency, s, temporal_kernel, dropout, residual=i > 0))
-            c_prev = c
-        self.finish(c_prev, num_classes)
+        self.stack(lambda c_in, c_out, stride, residual: STGCNBlock(c_in, c_out, adjacency, stride,
+                                                                    temporal_kernel, dropout, residual),
+                   in_channels, channels, strides, num_classes)
