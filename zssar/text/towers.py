@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import CheckpointNotFound
+from ..errors import CheckpointNotFound, InvalidConfig
 from ..utils import get_device, progress
 from .deep_prompt import BertTower, OpenClipTower
 from .encoders import TextEncoder
@@ -75,7 +75,11 @@ class ClipTextEncoder(TowerEncoder):
 
     def __init__(self, name: str, checkpoint: str | os.PathLike | None = None, *, model=None, tokenizer=None,
                  device: str | None = None, batch_size: int = 64, quick_gelu: bool | None = None):
-        import open_clip
+        try:
+            import open_clip
+        except ImportError:
+            raise InvalidConfig(f"encoder {name!r} needs open_clip: pip install 'zssar[clip]' "
+                                "(make venv installs it)") from None
 
         arch, env, file_name = _CLIP[name]
         self.name, self.batch_size = name, batch_size
