@@ -106,11 +106,7 @@ class ShiftBlock(GCNUnit):
 
 
 class ShiftGCN(SkeletonBackbone):
-    """Shift-GCN feature extractor with a linear classifier head.
-
-    The paper's configuration is channels (64, 64, 64, 64, 128, 128, 128, 256, 256, 256) with
-    strides (1, 1, 1, 1, 2, 1, 1, 2, 1, 1); ``BackboneConfig`` defaults to a CPU-sized stack.
-    """
+    """Shift-GCN feature extractor with a linear classifier head (paper sizes: ``BackboneConfig.paper``)."""
 
     def __init__(self, layout: Layout, num_classes: int, in_channels: int = 3,
                  channels: tuple[int, ...] = (32, 64, 64), strides: tuple[int, ...] = (2, 2, 1),

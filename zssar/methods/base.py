@@ -74,6 +74,26 @@ class Method:
         return float(getattr(self, "temperature", 1.0))
 
 
+def shuffled_batches(n: int, batch_size: int, generator, min_size: int = 1):
+    """Index batches of one training epoch, in a random order drawn from ``generator`` (seeded).
+
+    Batches smaller than ``min_size`` are skipped (a contrastive loss needs at least two samples).
+    """
+    import torch
+
+    order = torch.randperm(n, generator=generator)
+    for b in range(0, n, batch_size):
+        sel = order[b:b + batch_size]
+        if len(sel) >= min_size:
+            yield sel
+
+
+def optimiser_step(optimiser, loss) -> None:
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+
+
 _METHODS: dict[str, type[Method]] = {}
 
 

@@ -23,7 +23,7 @@ from ..backbones.gap_objective import PARTITIONS, TEXT_FIELD_GROUP, AlignedFeatu
 from ..errors import InvalidConfig
 from ..features import FeatureSet
 from ..utils import array_digest, progress, seed_everything
-from .base import ClassEmbeddings, Method, register_method
+from .base import ClassEmbeddings, Method, optimiser_step, register_method, shuffled_batches
 
 
 @register_method
@@ -83,13 +83,9 @@ class GAP(Method):
         opt = torch.optim.AdamW(self.heads.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         gen = torch.Generator().manual_seed(seed)
         for _ in progress(range(self.epochs), desc="fit gap heads", enabled=show_progress):
-            order = torch.randperm(len(xs), generator=gen)
-            for b in range(0, len(xs), self.batch_size):
-                sel = order[b:b + self.batch_size]
+            for sel in shuffled_batches(len(xs), self.batch_size, gen):
                 loss = gap_loss(self._project(xs[sel]), t[y[sel]], y[sel], self.temperature)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                optimiser_step(opt, loss)
         self._digest = array_digest([p.detach().numpy() for p in self.heads.parameters()])
 
     def _project(self, xs):

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import InvalidConfig
 from ..features import FeatureSet
 from ..utils import array_digest, progress, seed_everything
-from .base import ClassEmbeddings, Method, register_method
+from .base import ClassEmbeddings, Method, optimiser_step, register_method, shuffled_batches
 
 
 @register_method
@@ -67,15 +67,11 @@ class GlobalBaseline(Method):
         self.history = []
         for _ in progress(range(self.epochs), desc="fit global", enabled=show_progress):
             self.net.train()
-            order = torch.randperm(len(xs), generator=gen)
             total = 0.0
-            for b in range(0, len(xs), self.batch_size):
-                sel = order[b:b + self.batch_size]
+            for sel in shuffled_batches(len(xs), self.batch_size, gen):
                 z = F.normalize(self.net(xs[sel]), dim=-1)
                 loss = F.cross_entropy(z @ t.T / self.temperature, y[sel])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                optimiser_step(opt, loss)
                 total += loss.item() * len(sel)
             self.history.append({"train_loss": total / len(xs)})
         self.net.eval()

@@ -32,7 +32,7 @@ from ..data.layouts import get_layout
 from ..errors import InvalidConfig
 from ..features import FeatureSet
 from ..utils import array_digest, progress, seed_everything
-from .base import ClassEmbeddings, Method, register_method
+from .base import ClassEmbeddings, Method, optimiser_step, register_method, shuffled_batches
 
 PART_FIELDS = tuple(f"purls_parts.{k}" for k in ("head", "hands", "torso", "legs"))
 PHASE_FIELDS = tuple(f"phases.{k}" for k in ("start", "middle", "end"))
@@ -186,12 +186,8 @@ class Purls(Method):
         self.history = []
         for _ in progress(range(self.epochs), desc="fit purls", enabled=show_progress):
             self.net.train()
-            order = torch.randperm(len(tokens), generator=gen)
             total = 0.0
-            for b in range(0, len(order), self.batch_size):
-                sel = order[b:b + self.batch_size]
-                if len(sel) < 2:
-                    continue
+            for sel in shuffled_batches(len(tokens), self.batch_size, gen, min_size=2):
                 sims = self._train_similarities(tokens[sel], items, y[sel])
                 scale = self.net.logit_scale.clamp(max=math.log(100)).exp()
                 losses = torch.stack([symmetric_infonce(scale * sims[..., g], y[sel])
@@ -200,11 +196,9 @@ class Purls(Method):
                     loss = (torch.exp(-self.net.log_var) * losses + self.net.log_var).sum()
                 else:
                     loss = losses.mean()
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+                optimiser_step(opt, loss)
                 total += losses.mean().item() * len(sel)
-            self.history.append({"train_loss": total / len(order)})
+            self.history.append({"train_loss": total / len(tokens)})
         self.net.eval()
         return self
 

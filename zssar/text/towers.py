@@ -70,6 +70,18 @@ class TowerEncoder(TextEncoder):
         return out
 
 
+def _user_checkpoint(given, env_vars, usable, problem: str, needed: str) -> Path:
+    """Weights the user supplies: the argument, else the first environment variable set.
+
+    Raises :class:`CheckpointNotFound` saying what was looked at (``problem`` formatted with the path)
+    and what to supply (``needed``) when nothing usable is there.
+    """
+    value = given or next((os.environ[v] for v in env_vars if os.environ.get(v)), None)
+    if not value or not usable(Path(value).expanduser()):
+        raise CheckpointNotFound((problem.format(value) if value else "") + needed)
+    return Path(value).expanduser()
+
+
 class ClipTextEncoder(TowerEncoder):
     """CLIP's text tower (open_clip)."""
 
@@ -84,14 +96,11 @@ class ClipTextEncoder(TowerEncoder):
         arch, env, file_name = _CLIP[name]
         self.name, self.batch_size = name, batch_size
         if model is None:
-            path = checkpoint or os.environ.get(env) or os.environ.get("ZSSAR_CLIP_CHECKPOINT")
-            if not path or not Path(path).expanduser().is_file():
-                where = f"{path} does not exist. " if path else ""
-                raise CheckpointNotFound(
-                    f"{where}{name} needs the CLIP {arch} weights: supply the file {file_name} (OpenAI CLIP "
-                    f"release) or an open_clip checkpoint of {arch}, and pass checkpoint=PATH or set {env} "
-                    f"(or ZSSAR_CLIP_CHECKPOINT) to its path")
-            path = Path(path).expanduser()
+            path = _user_checkpoint(
+                checkpoint, (env, "ZSSAR_CLIP_CHECKPOINT"), Path.is_file, "{} does not exist. ",
+                f"{name} needs the CLIP {arch} weights: supply the file {file_name} (OpenAI CLIP release) or "
+                f"an open_clip checkpoint of {arch}, and pass checkpoint=PATH or set {env} "
+                f"(or ZSSAR_CLIP_CHECKPOINT) to its path")
             # OpenAI's weights were trained with QuickGELU; open_clip's own checkpoints mostly not.
             quick = path.name == file_name if quick_gelu is None else quick_gelu
             model = open_clip.create_model(arch, pretrained=str(path), force_quick_gelu=quick)
@@ -113,14 +122,11 @@ class BertMaskedLMEncoder(TowerEncoder):
         if model is None:
             from transformers import AutoTokenizer, BertForMaskedLM
 
-            folder = path or os.environ.get("ZSSAR_BERT_PATH")
-            if not folder or not (Path(folder).expanduser() / "config.json").is_file():
-                where = f"{folder} has no config.json. " if folder else ""
-                raise CheckpointNotFound(
-                    f"{where}bert-base-uncased needs its weights: supply a folder with config.json, "
-                    f"model.safetensors (or pytorch_model.bin) and vocab.txt of bert-base-uncased, as saved by "
-                    f"transformers' save_pretrained, and pass path=FOLDER or set ZSSAR_BERT_PATH")
-            folder = Path(folder).expanduser()
+            folder = _user_checkpoint(
+                path, ("ZSSAR_BERT_PATH",), lambda f: (f / "config.json").is_file(), "{} has no config.json. ",
+                "bert-base-uncased needs its weights: supply a folder with config.json, model.safetensors "
+                "(or pytorch_model.bin) and vocab.txt of bert-base-uncased, as saved by transformers' "
+                "save_pretrained, and pass path=FOLDER or set ZSSAR_BERT_PATH")
             model = BertForMaskedLM.from_pretrained(folder, local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
             self.weights_id = _weights_digest(folder)
