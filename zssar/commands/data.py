@@ -7,9 +7,14 @@ HELP = "counts per class / subject / view of a dataset, and its layout"
 
 def add_arguments(p) -> None:
     p.add_argument("--dataset", default="synthetic", help="a registered name (kard, utkinect, nw-ucla, ntu60, "
-                   "ntu120, pku-mmd, synthetic) or npz:PATH for an interchange file")
+                   "ntu120, pku-mmd, synthetic), npz:PATH for an interchange file or pyskl:PATH for a pyskl pickle")
     p.add_argument("--root", default=None, help="data folder (default: $ZSSAR_DATA)")
     p.add_argument("--list", action="store_true", help="list the registered datasets and splits, read nothing")
+    p.add_argument("--fetch", metavar="NAME_OR_URL", default=None, help="download an archive, verify --sha256, "
+                   "unpack it under --root (default $ZSSAR_CACHE/datasets) and print the ZSSAR_DATA to set")
+    p.add_argument("--sha256", default=None, help="expected sha256 of the --fetch archive (required for a URL)")
+    p.add_argument("--folder", default=None, help="folder name for --fetch under the root (default: the archive "
+                   "name, e.g. kard for kard.zip)")
 
 
 def main(args) -> dict:
@@ -18,6 +23,10 @@ def main(args) -> dict:
     from ..data.registry import dataset_folder, dataset_names, load_dataset
     from ..data.split_registry import registered_splits
 
+    if args.fetch:
+        from ..data.fetch import fetch
+
+        return fetch(args.fetch, sha256=args.sha256, cache=args.root, folder=args.folder).report()
     if args.list:
         return {"datasets": {name: dataset_folder(name) for name in dataset_names()},
                 "splits": {s.name: {"dataset": s.dataset, "unseen": list(s.unseen), "source": s.source}
@@ -35,6 +44,10 @@ def main(args) -> dict:
 
 
 def human(out: dict) -> None:
+    if "ZSSAR_DATA" in out:
+        print(f"{'downloaded and unpacked' if out['downloaded'] else 'already present'}: {out['path']}")
+        print(f"to read it: export ZSSAR_DATA={out['ZSSAR_DATA']}")
+        return
     if "datasets" in out:
         print("datasets (folder under $ZSSAR_DATA):")
         for name, folder in out["datasets"].items():

@@ -2,7 +2,8 @@
 
 Real datasets live in folders under the data root (``$ZSSAR_DATA`` or ``root=``): ``kard/``,
 ``utkinect/``, ``nw-ucla/``, ``ntu60/``, ``ntu120/``, ``pku-mmd/`` (see each reader for what goes
-inside). ``npz:PATH`` loads a bring-your-own interchange file (:mod:`zssar.data.interchange`).
+inside). ``npz:PATH`` loads a bring-your-own interchange file (:mod:`zssar.data.interchange`),
+``pyskl:PATH`` a pyskl / mmaction2 annotation pickle (:mod:`zssar.data.readers.pyskl`).
 """
 from __future__ import annotations
 
@@ -49,12 +50,18 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, **options) ->
     """Load a dataset by name.
 
     ``synthetic`` is generated in memory (``options`` go to its config). Real datasets are read from
-    ``root`` or ``$ZSSAR_DATA``: e.g. ``$ZSSAR_DATA/kard``. ``npz:PATH`` reads an interchange file.
+    ``root`` or ``$ZSSAR_DATA``: e.g. ``$ZSSAR_DATA/kard``. ``npz:PATH`` reads an interchange file,
+    ``pyskl:PATH[:layout=NAME][:classes=NAME]`` a pyskl annotation pickle.
     """
     if name.startswith("npz:"):
         from .interchange import load_npz
 
         return load_npz(name[len("npz:"):], **options)
+    if name.startswith("pyskl:"):
+        from .readers.pyskl import load_pyskl, parse_spec
+
+        path, spec_options = parse_spec(name[len("pyskl:"):])
+        return load_pyskl(path, **{**spec_options, **options})
     _import_readers()
     if name not in _LOADERS:
         raise DatasetNotFound(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")

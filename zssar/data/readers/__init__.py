@@ -1,2 +1,2 @@
 """Dataset readers, one module per file format; importing this package registers them all."""
-from . import kard, ntu, nwucla, utkinect  # noqa: F401
+from . import kard, ntu, nwucla, pkummd, utkinect  # noqa: F401
