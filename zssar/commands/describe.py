@@ -16,6 +16,11 @@ def add_arguments(p) -> None:
     p.add_argument("--model", default=None, help="model name at the endpoint (default: $ZSSAR_LLM_MODEL)")
     p.add_argument("--model-path", default=None, help="local transformers causal LM folder (--backend local)")
     p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--max-new-tokens", type=int, default=None, help="the longest answer in tokens "
+                   "(default: 1500 for a local model, 2000 at an endpoint)")
+    p.add_argument("--attempts", type=int, default=3, help="how often to ask again when an answer does not "
+                   "validate; described classes are kept in OUT.partial when a class fails, and a new run "
+                   "with the same --out continues from there")
 
 
 def _names(args) -> list[str]:
@@ -37,19 +42,16 @@ def _names(args) -> list[str]:
 
 
 def main(args) -> dict:
-    import json
     from pathlib import Path
 
-    from ..text.describe import describe_classes
+    from ..text.describe import describe_to_file
     from ..text.descriptions import load_description_file
     from ..text.llm import make_backend
 
     names = _names(args)
     backend = make_backend(args.backend, url=args.url, model=args.model, path=args.model_path,
-                           temperature=args.temperature)
-    described = describe_classes(names, backend, dataset=args.dataset or "custom")
+                           temperature=args.temperature, max_new_tokens=args.max_new_tokens)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(described.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    described = describe_to_file(names, backend, out, dataset=args.dataset or "custom", attempts=args.attempts)
     load_description_file(out)  # what was written reads back as a complete, valid file
     return {"out": str(out), "classes": len(described), "source": described.source}
