@@ -18,11 +18,19 @@ PACKAGE := $(shell find zssar -name '*.py' 2>/dev/null)
 PARAMS_ID := $(shell printf '%s|%s|%s' '$(DATASET)' '$(SPLIT)' '$(SEED)' | sha1sum | cut -c1-12)
 PARAMS_STAMP := book/notebooks/.params-$(PARAMS_ID)
 
-.PHONY: help venv notebooks book test lab clean
+# The results sweep the method chapters summarise (results/*.jsonl): 3 seeds x 5 seeded random splits
+# on KARD (5 unseen classes, cross-subject) and NW-UCLA (3 unseen, cross-view) plus the PURLS NW-UCLA
+# splits. Needs the datasets ($$ZSSAR_DATA); resumable: an interrupted sweep goes on where it stopped.
+SWEEP_METHODS ?= global purls dynapurls
+SWEEP_SEEDS ?= 0 1 2
+ZSSAR_RUN = $(BIN)/python -m zssar run --method $(SWEEP_METHODS) --seed $(SWEEP_SEEDS) --resume --quiet
+
+.PHONY: help venv notebooks book test lab clean sweep
 help:
 	@echo "make book   execute every notebook with papermill and build the HTML book (_build/html)"
 	@echo "make test   pytest on tests/ and nbval on the executed notebooks"
 	@echo "make lab    JupyterLab on notebooks/"
+	@echo "make sweep  the seeds x splits results on KARD and NW-UCLA (needs ZSSAR_DATA) into results/"
 	@echo "make clean  remove build products (keeps .venv and the cache)"
 	@echo "parameters: DATASET=$(DATASET) SPLIT=$(SPLIT) SEED=$(SEED)"
 
@@ -55,6 +63,15 @@ book: notebooks book/_static/mathjax/tex-svg.js
 
 test: notebooks
 	$(BIN)/python -m pytest -q tests $(EXECUTED) --nbval-lax --nbval-current-env -p no:cacheprovider
+
+sweep: $(VENV)/.installed
+	@test -d "$$ZSSAR_DATA/kard" -a -d "$$ZSSAR_DATA/nw-ucla" || { echo "make sweep reads KARD and \
+	NW-UCLA: set ZSSAR_DATA to the folder that holds kard/ and nw-ucla/"; exit 2; }
+	@mkdir -p results
+	$(ZSSAR_RUN) --dataset kard --setting cross_subject --results results/kard.jsonl \
+	    --split random:5:0 random:5:1 random:5:2 random:5:3 random:5:4
+	$(ZSSAR_RUN) --dataset nw-ucla --setting cross_view --results results/nw-ucla.jsonl \
+	    --split random:3:0 random:3:1 random:3:2 random:3:3 random:3:4 purls:5/5 purls:8/2
 
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab notebooks

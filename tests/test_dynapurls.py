@@ -80,3 +80,43 @@ def test_bank_variants_run_and_settings_are_checked(toy, pair):  # noqa: F811
         make_method("dynapurls", bank="queue")
     with pytest.raises(InvalidConfig, match="cannot select"):
         make_method("dynapurls", grid={"hidden": [1, 2]})
+
+
+def test_gated_gzsl_stream_pseudo_labels_only_on_the_routed_side(toy, pair):  # noqa: F811
+    feats, _, text = toy
+    _, dyna = pair
+    seen_cols = np.isin(text.class_ids, SEEN)
+    try:
+        dyna.set_gzsl_domains(seen_cols, delta=0.0)  # entropy is never < 0: every sample routed unseen
+        dyna.scores(feats, text)
+        sizes = np.array(dyna.last_stream["bank_sizes"])
+        assert not dyna.last_stream["routed_seen"].any()
+        assert sizes[seen_cols].sum() == 0 and sizes[~seen_cols].sum() > 0
+        dyna.set_gzsl_domains(seen_cols, delta=1.01)  # every sample routed seen
+        dyna.scores(feats, text)
+        sizes = np.array(dyna.last_stream["bank_sizes"])
+        assert sizes[~seen_cols].sum() == 0 and sizes[seen_cols].sum() > 0
+        with pytest.raises(InvalidConfig, match="set_gzsl_domains"):
+            dyna.scores(feats, text.take(UNSEEN))  # domains of another candidate list
+    finally:
+        dyna.set_gzsl_domains(None)
+    dyna.scores(feats, text)
+    assert dyna.last_stream["routed_seen"] is None
+
+
+def test_gate_reads_the_static_purls_scores(toy, pair):  # noqa: F811
+    feats, _, text = toy
+    purls, dyna = pair
+    np.testing.assert_array_equal(dyna.gate_scores(feats, text), purls.scores(feats, text))
+
+
+def test_purls_training_runs_once_per_process_for_the_same_inputs(toy):  # noqa: F811
+    from zssar.methods import purls as purls_module
+
+    first = _fit(toy)
+    trained = len(purls_module._FITTED)
+    again = _fit(toy, name="dynapurls")
+    assert len(purls_module._FITTED) == trained  # reused, not retrained
+    assert again.state_digest() == first.state_digest()
+    assert again.net is not first.net  # a copy: freezing DynaPURLS's network leaves PURLS's alone
+    assert any(p.requires_grad for p in first.net.parameters())

@@ -142,3 +142,47 @@ def test_cli_settings_are_parsed_and_checked():
         "epochs": 3, "partition": "static", "grid": {"bank_size": [4]}}
     with pytest.raises(InvalidConfig, match="KEY=VALUE"):
         parse_settings(["epochs"])
+
+
+def test_run_many_resumes_an_interrupted_sweep_of_several_methods(tiny_backbone, tmp_path, monkeypatch):
+    import zssar.experiment as experiment
+    from zssar.data.registry import load_dataset
+    from zssar.experiment import RunConfig, run_many
+    from zssar.results import load_records
+
+    config = RunConfig(dataset="synthetic", backbone=tiny_backbone, cache_dir=str(tmp_path / "c"),
+                       method_settings={"epochs": 2})
+    out = tmp_path / "runs.jsonl"
+    data = load_dataset("synthetic")
+    kwargs = dict(seeds=[0], splits=["random:5:seed=1"], methods=["global", "purls"], data=data,
+                  results=str(out), resume=True, show_progress=False)
+    first = run_many(config, **{**kwargs, "methods": ["global"]})  # the sweep stopped after one run
+    calls = []
+    real = experiment.run_experiment
+    monkeypatch.setattr(experiment, "run_experiment", lambda c, **kw: calls.append(c.method) or real(c, **kw))
+    records = run_many(config, **kwargs)
+    assert calls == ["purls"]  # only the missing run ran
+    assert [r["method"] for r in records] == ["global", "purls"] and records[0] == json_roundtrip(first[0])
+    assert [r["method"] for r in load_records(out)] == ["global", "purls"]
+    calls.clear()
+    run_many(config, **{**kwargs, "seeds": [1], "methods": ["global"]})  # another seed is another run
+    assert calls == ["global"]
+    calls.clear()
+    changed = RunConfig(dataset="synthetic", backbone=tiny_backbone, cache_dir=str(tmp_path / "c"),
+                        method_settings={"epochs": 3})
+    run_many(changed, **{**kwargs, "methods": ["global"]})  # other settings: not the stored run
+    assert calls == ["global"]
+
+
+def test_load_records_reads_a_folder_and_names_a_damaged_line(tmp_path):
+    from zssar.errors import InvalidConfig
+    from zssar.results import load_records, split_family
+
+    (tmp_path / "a.jsonl").write_text('{"x": 1}\n\n')
+    (tmp_path / "b.jsonl").write_text('{"x": 2}\n{"x": 3\n')
+    with pytest.raises(InvalidConfig, match=r"b.jsonl, line 2.*--resume"):
+        load_records(tmp_path)
+    (tmp_path / "b.jsonl").write_text('{"x": 2}\n')
+    assert load_records(tmp_path) == [{"x": 1}, {"x": 2}]
+    assert split_family({"split": {"name": "random:5:seed=3"}}) == "random:5"
+    assert split_family({"split": {"name": "purls:8/2"}}) == "purls:8/2"

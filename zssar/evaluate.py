@@ -109,12 +109,13 @@ def normalised_entropy(scores: np.ndarray, temperature: float = 1.0) -> np.ndarr
 
 
 def gated_predict(scores: np.ndarray, candidates, seen_classes, unseen_classes, delta: float,
-                  temperature: float = 1.0) -> np.ndarray:
+                  temperature: float = 1.0, entropies: np.ndarray | None = None) -> np.ndarray:
     """Entropy gate (DynaPURLS Sec. 3.5): entropy below ``delta`` -> classify among the seen
-    candidates only, otherwise among the unseen candidates only."""
+    candidates only, otherwise among the unseen candidates only. ``entropies`` (default: those of
+    ``scores``) lets the gate read other, e.g. un-refined, scores than the classifier."""
     candidates = np.asarray(candidates)
     seen_col, unseen_col = np.isin(candidates, seen_classes), np.isin(candidates, unseen_classes)
-    low = normalised_entropy(scores, temperature) < delta
+    low = (normalised_entropy(scores, temperature) if entropies is None else entropies) < delta
     pred = predict(scores[:, unseen_col], candidates[unseen_col])
     if low.any():
         pred[low] = predict(scores[low][:, seen_col], candidates[seen_col])
@@ -139,7 +140,7 @@ def _threshold_scan(z: np.ndarray, seen_ok: np.ndarray, unseen_ok: np.ndarray, n
 
 
 def select_delta(scores: np.ndarray, labels: np.ndarray, candidates, seen_classes, unseen_classes,
-                 temperature: float = 1.0) -> dict:
+                 temperature: float = 1.0, entropies: np.ndarray | None = None) -> dict:
     """The entropy threshold delta maximising H on labelled *selection* data, by an exact scan.
 
     A sample goes to the seen side exactly when its entropy e < delta, so H is piecewise constant
@@ -149,7 +150,7 @@ def select_delta(scores: np.ndarray, labels: np.ndarray, candidates, seen_classe
     """
     candidates = np.asarray(candidates)
     seen_col, unseen_col = np.isin(candidates, seen_classes), np.isin(candidates, unseen_classes)
-    e = normalised_entropy(scores, temperature)
+    e = normalised_entropy(scores, temperature) if entropies is None else entropies
     seen_right = candidates[seen_col][scores[:, seen_col].argmax(1)] == labels
     unseen_right = candidates[unseen_col][scores[:, unseen_col].argmax(1)] == labels
     is_seen, is_unseen = np.isin(labels, seen_classes), np.isin(labels, unseen_classes)

@@ -18,6 +18,7 @@ import json
 import platform
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -28,13 +29,14 @@ from .data.registry import load_dataset
 from .data.skeleton import SkeletonSet
 from .data.splits import parse_split
 from .evaluate import (accuracy, calibrated_predict, gated_predict, gzsl_metrics, mean_class_accuracy,
-                       per_class_accuracy, predict, select_delta, select_gamma)
+                       normalised_entropy, per_class_accuracy, predict, select_delta, select_gamma)
 from .features import FeatureSet
 from .errors import InvalidConfig
 from .methods.base import ClassEmbeddings, Method, make_method
 from .results import json_default
 from .text.descriptions import TextBank, text_bank_for
 from .text.encoders import CachedEncoder, get_encoder
+from .utils import progress
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class RunConfig:
     seed: int = 0
     encoder: str = "minilm"
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    objective: str | None = None  # backbone pretraining objective "ce" | "gap"; None: the backbone's own
     method_settings: dict = field(default_factory=dict)
     dataset_options: dict = field(default_factory=dict)
     data_root: str | None = None
@@ -127,16 +130,30 @@ def select_calibration(method_name: str, settings: dict, features: FeatureSet, l
                                                         pseudo_unseen)
     candidates = pseudo_seen + pseudo_unseen
     val_scores = probe.scores(features.subset(val), text.take(candidates))
-    chosen = select_gamma(val_scores, labels[val], candidates, pseudo_seen, pseudo_unseen)
     temperature = probe.score_temperature()
-    gate = select_delta(val_scores, labels[val], candidates, pseudo_seen, pseudo_unseen, temperature)
+    stream_delta, gate_entropies = None, None
+    if probe.learns_from_test_stream:
+        # A method that adapts along the stream: the gate reads its stable (un-adapted) scores; the
+        # stream routes its pseudo-labels with the delta chosen on those, and gamma and the final
+        # delta are chosen on the adapted scores of a stream run with that routing, as on test.
+        static = probe.gate_scores(features.subset(val), text.take(candidates))
+        stream_delta = select_delta(static, labels[val], candidates, pseudo_seen, pseudo_unseen,
+                                    temperature)["delta"]
+        gate_entropies = normalised_entropy(static, temperature)
+        probe.set_gzsl_domains(np.isin(candidates, pseudo_seen), stream_delta, temperature)
+        val_scores = probe.scores(features.subset(val), text.take(candidates))
+        probe.set_gzsl_domains(None)
+    chosen = select_gamma(val_scores, labels[val], candidates, pseudo_seen, pseudo_unseen)
+    gate = select_delta(val_scores, labels[val], candidates, pseudo_seen, pseudo_unseen, temperature,
+                        entropies=gate_entropies)
     is_pu = np.isin(labels[val], pseudo_unseen)
     pu_cols = np.isin(candidates, pseudo_unseen)
     pseudo_zsl = accuracy(predict(val_scores[is_pu][:, pu_cols], np.asarray(candidates)[pu_cols]),
                           labels[val][is_pu])
     return {"gamma": chosen["gamma"], "val_H": chosen["H"], "val_S": chosen["S"], "val_U": chosen["U"],
             "delta": gate["delta"], "gate_temperature": temperature, "val_gate_H": gate["H"],
-            "val_gate_S": gate["S"], "val_gate_U": gate["U"], "val_pseudo_zsl_top1": pseudo_zsl,
+            "val_gate_S": gate["S"], "val_gate_U": gate["U"], "stream_delta": stream_delta,
+            "val_pseudo_zsl_top1": pseudo_zsl,
             "pseudo_unseen": list(pseudo_unseen), "method_selected": method_selected,
             "method_grid": grid_rows, "curve": chosen["curve"], "delta_curve": gate["curve"]}
 
@@ -176,7 +193,7 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
     lap("load_data")
 
     pre = pretrain(data, protocol, config.backbone, seed=config.seed, cache_dir=config.cache_dir,
-                   show_progress=show_progress)
+                   show_progress=show_progress, objective=config.objective)
     features = pre.features
     lap("pretrain_backbone")
 
@@ -205,11 +222,21 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
         scores["zsl"] = method.scores(features.subset(views["unseen_test"]), text.take(protocol.unseen))
         zsl_trace = getattr(method, "last_stream", None)
         predictions["zsl"] = predict(scores["zsl"], protocol.unseen)
+        if selected.get("stream_delta") is not None:  # the stream's gate, chosen on seen_val
+            method.set_gzsl_domains(np.isin(all_classes, protocol.seen), selected["stream_delta"],
+                                    selected["gate_temperature"])
         scores["gzsl"] = method.scores(features.subset(views["gzsl_test"]), text.take(all_classes))
+        method.set_gzsl_domains(None)
         predictions["gzsl"] = calibrated_predict(scores["gzsl"], all_classes, protocol.seen, selected["gamma"])
         predictions["gzsl_uncalibrated"] = predict(scores["gzsl"], all_classes)
+        gate_entropies = None
+        if selected.get("stream_delta") is not None:
+            gate_entropies = normalised_entropy(method.gate_scores(features.subset(views["gzsl_test"]),
+                                                                   text.take(all_classes)),
+                                                selected["gate_temperature"])
         predictions["gzsl_gated"] = gated_predict(scores["gzsl"], all_classes, protocol.seen, protocol.unseen,
-                                                  selected["delta"], selected["gate_temperature"])
+                                                  selected["delta"], selected["gate_temperature"],
+                                                  entropies=gate_entropies)
     scores["seen"] = method.scores(features.subset(views["seen_test"]), text.take(protocol.seen))
     predictions["seen"] = predict(scores["seen"], protocol.seen)
     traces = {}
@@ -245,7 +272,8 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
         "split": split.as_dict(),
         "setting": protocol.setting,
         "protocol_sizes": protocol.sizes(),
-        "backbone": asdict(config.backbone),
+        "backbone": asdict(config.backbone) | {"objective": config.objective or config.backbone.objective},
+        "objective": config.objective or config.backbone.objective,
         "backbone_cache": {"key": pre.key, "hit": pre.cache_hit, "best_epoch": pre.best_epoch,
                            "seen_val_accuracy": pre.seen_val_accuracy},
         "encoder": config.encoder,
@@ -289,6 +317,48 @@ def rescore(result: RunResult, **test_time_settings) -> dict:
             "trace": getattr(method, "last_stream", None), "seconds_per_sample": seconds}
 
 
+def rescore_gzsl(result: RunResult, **test_time_settings) -> dict:
+    """:func:`rescore` for the GZSL test stream (seen and unseen test samples together): S, U and H by
+    the run's gamma and by its entropy gate, both as selected on ``seen_val``, and the stream's trace.
+    For a streaming method the trace's ``pseudo`` says which candidate each confident sample was
+    pseudo-labelled with, so ``unseen_as_seen`` is the share of confident unseen samples that fed a
+    seen class's text. Nothing is fitted or selected."""
+    import copy
+
+    method = copy.copy(result.method)
+    for key, value in test_time_settings.items():
+        if not hasattr(method, key):
+            raise InvalidConfig(f"method {method.name!r} has no test-time setting {key!r}")
+        setattr(method, key, value)
+    protocol, selected = result.protocol, result.selection
+    if not protocol.unseen:
+        raise InvalidConfig("rescore_gzsl needs a split with unseen classes")
+    test, classes = protocol.views["gzsl_test"], protocol.seen + protocol.unseen
+    features, text = result.pretrained.features.subset(test), result.text_embeddings.take(classes)
+    entropies = None
+    if selected.get("stream_delta") is not None:
+        method.set_gzsl_domains(np.isin(classes, protocol.seen), selected["stream_delta"],
+                                selected["gate_temperature"])
+        entropies = normalised_entropy(method.gate_scores(features, text), selected["gate_temperature"])
+    scores = method.scores(features, text)
+    trace = getattr(method, "last_stream", None)
+    method.set_gzsl_domains(None)
+    stacked = calibrated_predict(scores, classes, protocol.seen, selected["gamma"])
+    gated = gated_predict(scores, classes, protocol.seen, protocol.unseen, selected["delta"],
+                          selected["gate_temperature"], entropies=entropies)
+    truth = result.data.labels[test]  # metrics only
+    out = {"stacking": gzsl_metrics(stacked, truth, protocol.seen, protocol.unseen),
+           "gate": gzsl_metrics(gated, truth, protocol.seen, protocol.unseen), "trace": trace}
+    if trace is not None and "pseudo" in trace:
+        labelled = trace["pseudo"] >= 0
+        to_seen = np.isin(np.asarray(classes)[trace["pseudo"].clip(0)], protocol.seen)
+        is_unseen = np.isin(truth, protocol.unseen)
+        out["unseen_as_seen"] = float((to_seen & labelled & is_unseen).sum() / max(1, (labelled & is_unseen).sum()))
+        out["seen_as_unseen"] = float((~to_seen & labelled & ~is_unseen).sum()
+                                      / max(1, (labelled & ~is_unseen).sum()))
+    return out
+
+
 def ablate(result: RunResult, method_name: str, settings: dict | None = None, *, seed: int | None = None,
            show_progress: bool = False) -> dict:
     """Fit a method variant with FIXED settings on the same run's ``seen_train`` features and score
@@ -321,23 +391,57 @@ def _named(per_class: dict[int, float], data: SkeletonSet) -> dict[str, float]:
     return {data.class_names[c]: round(v, 6) for c, v in per_class.items()}
 
 
-def run_many(config: RunConfig, *, seeds=None, splits=None, data: SkeletonSet | None = None,
-             results: str | None = None, show_progress: bool = True) -> list[dict]:
-    """Run ``config`` for every (split, seed) pair and return one record each (appended to ``results``)."""
+def run_identity(config: RunConfig, data: SkeletonSet) -> dict:
+    """What makes two runs the same run: the fields of a record that a rerun must match to be skipped."""
+    split = parse_split(config.split, data.num_classes, class_names=data.class_names)
+    settings = make_method(config.method, **method_settings_for(config, data)).settings()
+    return json.loads(json.dumps({
+        "dataset": data.name, "samples": len(data), "split": split.name,
+        "setting": protocol_for(config, data).setting, "method": config.method, "method_settings": settings,
+        "seed": config.seed, "encoder": config.encoder,
+        "backbone": asdict(config.backbone) | {"objective": config.objective or config.backbone.objective}},
+        default=json_default))
+
+
+def record_identity(record: dict) -> dict:
+    """:func:`run_identity` read back from a record."""
+    return {"dataset": record["dataset"], "samples": record["samples"], "split": record["split"]["name"],
+            "setting": record["setting"], "method": record["method"],
+            "method_settings": record["method_settings"], "seed": record["seed"],
+            "encoder": record["encoder"], "backbone": record["backbone"]}
+
+
+def run_many(config: RunConfig, *, seeds=None, splits=None, methods=None, data: SkeletonSet | None = None,
+             results: str | None = None, resume: bool = False, show_progress: bool = True) -> list[dict]:
+    """Run ``config`` for every (split, seed, method) and return one record each (appended to ``results``).
+
+    With ``resume``, a run whose record is already in ``results`` (same data, split, setting, seed,
+    method settings, encoder and backbone) is not run again and its stored record is returned: an
+    interrupted sweep continues where it stopped.
+    """
     from dataclasses import replace
 
-    from .results import append_record
+    from .results import append_record, load_records
 
     if data is None:
         data = load_dataset(config.dataset, config.data_root, **config.dataset_options)
+    done = []
+    if resume and results and Path(results).exists():
+        done = load_records(results)
+    done_ids = [json.dumps(record_identity(r), sort_keys=True) for r in done]
+    combos = [(split, int(seed), method) for split in (splits or [config.split])
+              for seed in (seeds or [config.seed]) for method in (methods or [config.method])]
     records = []
-    for split in splits or [config.split]:
-        for seed in seeds or [config.seed]:
-            record = run_experiment(replace(config, split=split, seed=int(seed)), data=data,
-                                    show_progress=show_progress).record
-            if results:
-                append_record(record, results)
-            records.append(record)
+    for split, seed, method in progress(combos, desc="runs", enabled=show_progress and len(combos) > 1):
+        run_config = replace(config, split=split, seed=seed, method=method)
+        identity = json.dumps(run_identity(run_config, data), sort_keys=True)
+        if identity in done_ids:
+            records.append(done[done_ids.index(identity)])
+            continue
+        record = run_experiment(run_config, data=data, show_progress=show_progress).record
+        if results:
+            append_record(record, results)
+        records.append(record)
     return records
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import InvalidConfig
+
 COLUMNS = ["dataset", "split", "setting", "method", "encoder", "seed", "ZSL", "S", "U", "H", "gamma",
            "H_gate", "delta"]
 # metric columns of the results table -> record metric keys
@@ -22,8 +24,59 @@ def append_record(record: dict, path: str | Path) -> None:
 
 
 def load_records(path: str | Path) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """Records of a JSON-lines file, or of every ``*.jsonl`` file of a folder (in name order)."""
+    path = Path(path)
+    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    records = []
+    for file in files:
+        with open(file) as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise InvalidConfig(f"{file}, line {number}: not a JSON record ({exc.msg}); a run that was "
+                                        "cut off while writing leaves such a line: delete it and rerun "
+                                        "with --resume") from None
+    return records
+
+
+BOOK_RESULTS = Path(__file__).resolve().parent.parent / "results"  # written by `make sweep`
+
+
+def paired_differences(records: list[dict], method: str, baseline: str, metrics=("ZSL", "H", "H_gate"),
+                       by=("dataset", "split_family")):
+    """``method`` minus ``baseline`` on the runs they share (same dataset, split and seed): per group of
+    ``by`` and metric, the mean and standard deviation of the difference and how often ``method``
+    wins. Pairing removes the split-to-split spread that dominates single-method means on small
+    datasets. One row per (group, metric)."""
+    import pandas as pd
+
+    def key(r):
+        return (r["dataset"], r["split"]["name"], r["seed"])
+
+    base = {key(r): r for r in records if r["method"] == baseline}
+    rows = []
+    for r in records:
+        if r["method"] != method or key(r) not in base:
+            continue
+        group = {k: split_family(r) if k == "split_family" else r[k] for k in by}
+        for name in metrics:
+            diff = r["metrics"].get(METRICS[name], np.nan) - base[key(r)]["metrics"].get(METRICS[name], np.nan)
+            rows.append({**group, "metric": name, "diff": diff})
+    frame = pd.DataFrame(rows, columns=[*by, "metric", "diff"])
+    grouped = frame.groupby([*by, "metric"], sort=False)["diff"]
+    out = pd.DataFrame({f"mean {method} - {baseline}": grouped.mean(), "std": grouped.std(ddof=1).fillna(0.0),
+                        "wins": grouped.apply(lambda d: int((d > 0).sum())),
+                        "ties": grouped.apply(lambda d: int((d == 0).sum())), "pairs": grouped.size()})
+    return out.reset_index()
+
+
+def split_family(record: dict) -> str:
+    """``random:K`` for the seeded random splits (averaged together), the split's name otherwise."""
+    name = record["split"]["name"]
+    return name.rsplit(":seed=", 1)[0] if name.startswith("random:") else name
 
 
 def results_table(records: list[dict]):
@@ -46,14 +99,16 @@ def aggregate(records: list[dict], by=("dataset", "setting", "method"),
               metrics=("ZSL", "ZSL_class_mean", "S", "U", "H", "H_gate")):
     """Mean, standard deviation (ddof=1; 0 for one run) and count over seeds and splits.
 
-    One row per group of ``by`` (record keys, ``split`` = the split name); columns
+    One row per group of ``by`` (record keys, ``split`` = the split name, ``split_family`` = see
+    :func:`split_family`); columns
     ``<metric>_mean``, ``<metric>_std`` and ``runs``. Splits are averaged, never picked.
     """
     import pandas as pd
 
     rows = []
     for r in records:
-        row = {k: (r["split"]["name"] if k == "split" else r[k]) for k in by}
+        row = {k: (r["split"]["name"] if k == "split" else split_family(r) if k == "split_family" else r[k])
+               for k in by}
         row.update({name: r["metrics"].get(METRICS[name], np.nan) for name in metrics})
         rows.append(row)
     frame = pd.DataFrame(rows, columns=list(by) + list(metrics))

@@ -8,10 +8,18 @@ into the text space and aligned with class text by a KL contrastive loss with so
     L_con   = 1/2 [ KL(y^{s2t} || p^{s2t}) + KL(y^{t2s} || p^{t2s}) ],  p = softmax(cos(s, t) / tau).
 
 The global stream reads a randomly sampled synonym of the class, part k reads "label + part k's
-description" (GAP Sec. 3.4-3.5). The text tower is frozen: every prompt is embedded once with the
-cached encoder. The projection heads are kept with the backbone in the cache entry, and the
-projected features of every sample plus the prompts of every class are stored there too, so the
-zero-shot method ``gap`` scores unseen classes with exactly the heads and prompts trained here.
+description" (GAP Sec. 3.4-3.5). The text tower is either frozen (every prompt embedded once with
+the cached encoder) or fine-tuned jointly with the skeleton encoder, as GAP does (Sec. 4.1): each
+step re-encodes the batch's prompts through the tower with gradients, under its own, smaller
+learning rate ``text_lr``. GAP's code trains CLIP's tower in the skeleton's SGD optimiser at the
+skeleton's rate (0.1); with our Adam optimiser a transformer needs a far smaller one, and 1e-5 is
+the usual rate for fine-tuning BERT-size towers with Adam.
+
+The projection heads (and a fine-tuned tower's weights) are kept with the backbone in the cache
+entry, and the projected features of every sample plus the prompt embeddings of every class are
+stored there too, so the zero-shot method ``gap`` scores unseen classes with exactly the heads and
+text trained here. With a fine-tuned tower those are the tuned tower's embeddings of every class's
+prompts, unseen classes included: their text is known, only their skeletons are never seen.
 """
 from __future__ import annotations
 
@@ -25,6 +33,7 @@ from ..features import FeatureSet
 PARTITIONS = {"global": None, "2": "upper_lower", "4": "gap4", "6": "gap6"}
 TEXT_FIELD_GROUP = {"upper_lower": "gap2", "gap4": "gap4", "gap6": "parts"}
 TEXT_TYPES = ("label", "synonyms", "parts", "both")
+TEXT_TOWERS = ("frozen", "finetune")
 
 
 @dataclass(frozen=True)
@@ -36,7 +45,8 @@ class GapConfig:
     weight: float = 0.8  # lambda
     temperature: float = 0.1
     encoder: str = "minilm"
-    text_tower: str = "frozen"
+    text_tower: str = "frozen"  # frozen | finetune (trained jointly, at text_lr)
+    text_lr: float = 1e-5  # Adam learning rate of a fine-tuned text tower (peak of the one-cycle schedule)
 
     def __post_init__(self):
         if self.partition not in PARTITIONS:
@@ -45,9 +55,10 @@ class GapConfig:
             raise InvalidConfig(f"GAP text type {self.text!r}; use one of {list(TEXT_TYPES)}")
         if self.temperature <= 0 or self.weight < 0:
             raise InvalidConfig("GAP temperature must be > 0 and weight (lambda) >= 0")
-        if self.text_tower != "frozen":
-            raise InvalidConfig(f"GAP text_tower {self.text_tower!r}: only 'frozen' is implemented (the "
-                                "prompts are embedded once with the cached encoder)")
+        if self.text_tower not in TEXT_TOWERS:
+            raise InvalidConfig(f"GAP text_tower {self.text_tower!r}; use one of {list(TEXT_TOWERS)}")
+        if self.text_lr <= 0:
+            raise InvalidConfig(f"GAP text_lr must be > 0 (got {self.text_lr})")
 
     @property
     def grouping(self) -> str | None:
@@ -109,10 +120,12 @@ class GapPrompts:
         return out
 
     def embed(self, encoder) -> None:
+        """Embed every prompt with ``encoder``; a fine-tuned tower starts from this encoder's weights."""
+        self.encoder = encoder
         self.dim = encoder.dim
-        flat = [s for syn in self.synonyms for s in syn]
+        self.flat_synonyms = [s for syn in self.synonyms for s in syn]
         self.synonym_owner = np.repeat(np.arange(len(self.synonyms)), [len(s) for s in self.synonyms])
-        self.synonym_vectors = _unit(encoder.encode(flat))
+        self.synonym_vectors = _unit(encoder.encode(self.flat_synonyms))
         self.fixed_vectors = {k: _unit(encoder.encode(v)) for k, v in self.fixed.items() if v is not None}
 
     def class_text(self) -> np.ndarray:
@@ -123,19 +136,85 @@ class GapPrompts:
         mean_syn = _unit(mean_syn)
         return np.stack([self.fixed_vectors.get(s, mean_syn) for s in self.streams], axis=1)
 
+    def _synonym_rows(self, classes: np.ndarray, rng: np.random.Generator):
+        """One synonym (index into ``flat_synonyms``) per sample, drawn with ``rng``; None if unused."""
+        if all(v is not None for v in self.fixed.values()):
+            return None
+        return [rng.choice(np.flatnonzero(self.synonym_owner == c)) for c in classes]
+
     def sample(self, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """(B, S, D) one prompt per sample and stream; synonyms drawn with ``rng``."""
-        synonym = None
-        if any(v is None for v in self.fixed.values()):
-            rows = [rng.choice(np.flatnonzero(self.synonym_owner == c)) for c in classes]
-            synonym = self.synonym_vectors[rows]
-        return np.stack([self.fixed_vectors[s][classes] if self.fixed[s] is not None else synonym
+        """(B, S, D) one prompt embedding per sample and stream; synonyms drawn with ``rng``."""
+        rows = self._synonym_rows(classes, rng)
+        return np.stack([self.fixed_vectors[s][classes] if self.fixed[s] is not None else self.synonym_vectors[rows]
                          for s in self.streams], axis=1)
+
+    def sample_strings(self, classes: np.ndarray, rng: np.random.Generator) -> list[list[str]]:
+        """Per stream, the prompt string of every sample: the same draws as :meth:`sample`."""
+        rows = self._synonym_rows(classes, rng)
+        return [[self.fixed[s][c] for c in classes] if self.fixed[s] is not None
+                else [self.flat_synonyms[r] for r in rows] for s in self.streams]
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
+
+
+def trainable_tower(prompts: GapPrompts):
+    """A private, trainable copy of the tower of the encoder that embedded ``prompts``."""
+    import copy
+
+    encoder = getattr(prompts.encoder, "encoder", prompts.encoder)  # through the cache wrapper
+    if not hasattr(encoder, "tower"):
+        raise InvalidConfig(f"GAP text_tower='finetune' needs a transformer text tower; encoder "
+                            f"{encoder.name!r} has none (use minilm, bert-base-uncased or a CLIP encoder)")
+    tower = copy.deepcopy(encoder.tower())  # the encoder itself keeps its pretrained weights
+    for p in tower.parameters():
+        p.requires_grad_(True)
+    return tower.train()
+
+
+def parameter_groups(net, lr: float, text_lr: float) -> list[dict]:
+    """Optimiser groups: backbone and heads at ``lr``; a fine-tuned text tower (``net["text"]``) at ``text_lr``."""
+    text = list(net["text"].parameters()) if "text" in net else []
+    in_text = {id(p) for p in text}
+    groups = [{"params": [p for p in net.parameters() if id(p) not in in_text], "lr": lr}]
+    if text:
+        groups.append({"params": text, "lr": text_lr})
+    return groups
+
+
+def batch_text(net, prompts: GapPrompts, classes: np.ndarray, rng: np.random.Generator):
+    """(B, S, D) text of a training batch: the frozen embeddings, or, when ``net`` holds a tower,
+    the prompts encoded through it with gradients (each distinct string of the batch once)."""
+    import torch
+
+    if "text" not in net:
+        return torch.from_numpy(prompts.sample(classes, rng))
+    per_stream = prompts.sample_strings(classes, rng)
+    unique = sorted({s for stream in per_stream for s in stream})
+    position = {s: i for i, s in enumerate(unique)}
+    embedded = net["text"](unique).embedding
+    rows = torch.tensor([[position[s] for s in stream] for stream in per_stream], device=embedded.device)
+    return embedded[rows.T]
+
+
+def embed_with_tuned_tower(net, prompts: GapPrompts) -> None:
+    """After fine-tuning, re-embed every class's prompts (unseen classes' too) with the tuned tower.
+
+    Does nothing for a frozen tower. The tuned embeddings never enter the shared text cache.
+    """
+    if "text" not in net:
+        return
+    from ..text.towers import TowerEncoder
+
+    class TunedTower(TowerEncoder):
+        name = "gap-finetuned"
+
+        def __init__(self, tower):
+            self._tower, self.dim = tower, tower.output_dim
+
+    prompts.embed(TunedTower(net["text"]))
 
 
 def build_heads(prompts: GapPrompts, channels: int):

@@ -27,6 +27,7 @@ from ..errors import InvalidConfig
 from ..features import FeatureSet
 from ..utils import atomic_dir, file_sha256, get_device, progress, seed_everything, stable_hash
 from . import checkpoints
+from . import gap_objective as gap
 from .gap_objective import AlignedFeatures, GapConfig, GapPrompts
 from .streams import STREAMS, to_stream
 
@@ -86,6 +87,8 @@ class BackboneConfig:
         d = asdict(self)
         if self.objective != "gap":
             d.pop("gap")
+        elif self.gap.text_tower == "frozen":
+            d["gap"].pop("text_lr")  # no text weights are trained: the rate changes nothing
         return d
 
 
@@ -158,6 +161,8 @@ def pretrain(data: SkeletonSet, protocol: Protocol, config: BackboneConfig | Non
                                                          show_progress)
     outputs = _forward_all(net, *_inputs(data, config), config.batch_size * 4, device, show_progress,
                            prompts.joint_groups if prompts else None)
+    if prompts is not None:
+        gap.embed_with_tuned_tower(net, prompts)  # a fine-tuned tower's text of every class
     features = _feature_set(data, outputs, prompts)
     seconds = time.perf_counter() - start
     meta = {"key": key, "history": history, "best_epoch": best_epoch, "seen_val_accuracy": best_val,
@@ -197,8 +202,6 @@ def _train(data, protocol, config, seed, device, prompts, build, show_progress):
     import torch.nn.functional as F
     from torch import nn
 
-    from . import gap_objective as gap
-
     seed_everything(seed)
     seen = np.asarray(protocol.seen)
     to_local = {int(c): i for i, c in enumerate(seen)}
@@ -210,11 +213,14 @@ def _train(data, protocol, config, seed, device, prompts, build, show_progress):
     net = nn.ModuleDict({"backbone": build_backbone(config, data, len(seen))})
     if prompts is not None:
         net["heads"] = gap.build_heads(prompts, net["backbone"].out_channels)
+        if config.gap.text_tower == "finetune":
+            net["text"] = gap.trainable_tower(prompts)
     net = net.to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    groups = gap.parameter_groups(net, config.lr, config.gap.text_lr)
+    opt = torch.optim.Adam(groups, lr=config.lr, weight_decay=config.weight_decay)
     steps_per_epoch = int(np.ceil(len(train_idx) / config.batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
-                                                pct_start=0.15)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups],
+                                                total_steps=config.epochs * steps_per_epoch, pct_start=0.15)
     rng = np.random.default_rng(seed)
     history, best = [], {"val": -1.0, "epoch": 0, "state": None}
     resumed = checkpoints.resume(build, net, opt, sched, rng)
@@ -237,7 +243,7 @@ def _train(data, protocol, config, seed, device, prompts, build, show_progress):
             logits, pooled, tokens = net["backbone"](xb, torch.from_numpy(present[train_idx[sel]]).to(device))
             loss = F.cross_entropy(logits, yb)
             if prompts is not None:
-                text = torch.from_numpy(prompts.sample(seen[y_train[sel]], rng)).to(device)
+                text = gap.batch_text(net, prompts, seen[y_train[sel]], rng).to(device)
                 aligned = gap.project(net["heads"], pooled, tokens, prompts.joint_groups)
                 loss = loss + config.gap.weight * gap.gap_loss(aligned, text, yb, config.gap.temperature)
             opt.zero_grad()
@@ -310,7 +316,7 @@ def _store(folder, features: FeatureSet, logits: np.ndarray, net, meta: dict) ->
                    "streams": np.array(features.streams)}
     with atomic_dir(folder) as tmp:
         np.savez(tmp / "features.npz", **arrays)
-        torch.save(net.state_dict(), tmp / "model.pt")  # backbone.* and, with GAP, heads.*
+        torch.save(net.state_dict(), tmp / "model.pt")  # backbone.*; with GAP heads.*, a tuned tower's text.*
         meta = dict(meta, sha256={name: file_sha256(tmp / name) for name in ("features.npz", "model.pt")})
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=str))
 

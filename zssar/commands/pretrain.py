@@ -22,6 +22,8 @@ def add_arguments(p) -> None:
     p.add_argument("--objective", default="ce", help="ce (cross-entropy) or gap (CE + GAP's text loss)")
     p.add_argument("--partition", default=None, help="GAP body parts: global, 2, 4 or 6")
     p.add_argument("--text", default=None, help="GAP text: label, synonyms, parts or both")
+    p.add_argument("--text-tower", default=None, help="GAP text tower: frozen (default) or finetune")
+    p.add_argument("--text-lr", type=float, default=None, help="GAP: learning rate of a fine-tuned text tower")
     p.add_argument("--paper", action="store_true", help="the papers' 10-block configuration (GPU advised)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None)
@@ -40,7 +42,9 @@ def config_from_args(args):
 
     changes = {k: v for k, v in (("epochs", args.epochs), ("frames", args.frames),
                                  ("batch_size", args.batch_size), ("lr", args.lr)) if v is not None}
-    gap = GapConfig(**{k: v for k, v in (("partition", args.partition), ("text", args.text)) if v is not None})
+    gap = GapConfig(**{k: v for k, v in (("partition", args.partition), ("text", args.text),
+                                         ("text_tower", args.text_tower), ("text_lr", args.text_lr))
+                       if v is not None})
     common = dict(stream=args.stream, objective=args.objective, gap=gap, **changes)
     if args.paper:
         return BackboneConfig.paper(args.backbone, **common)
@@ -90,7 +94,8 @@ def main(args) -> dict:
 
 def human(out: dict) -> None:
     b = out["backbone"]
-    print(f"{b['name']} ({b['stream']}, objective {b['objective']}) on {out['dataset']}, "
+    tower = f", text tower {b['gap']['text_tower']}" if b["objective"] == "gap" else ""
+    print(f"{b['name']} ({b['stream']}, objective {b['objective']}{tower}) on {out['dataset']}, "
           f"split {out['split']['name']}, seed {out['seed']}")
     print(f"  seen-class test top-1   {out['seen_test_top1']:.4f}")
     print(f"  seen_val accuracy       {out['seen_val_accuracy']:.4f} (best epoch {out['best_epoch']})")

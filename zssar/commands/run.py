@@ -8,7 +8,8 @@ HELP = "train and evaluate a method on a dataset for one or more splits and seed
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--method", default="global", help="any registered method (global, purls, dynapurls, ...)")
+    p.add_argument("--method", nargs="+", default=["global"],
+                   help="one or more registered methods (global, gap, purls, dynapurls, ...)")
     p.add_argument("--dataset", default="synthetic")
     p.add_argument("--root", default=None, help="data folder (default: $ZSSAR_DATA)")
     p.add_argument("--split", nargs="+", default=["random:5:seed=0"],
@@ -18,10 +19,15 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds")
     p.add_argument("--encoder", default="minilm")
     p.add_argument("--epochs", type=int, default=None, help="backbone pretraining epochs")
+    p.add_argument("--objective", default="ce", choices=["ce", "gap"],
+                   help="backbone pretraining objective: ce (cross-entropy) or gap (CE + GAP's multi-part text "
+                        "loss; --method gap then scores with the heads and prompts trained with it)")
     p.add_argument("--set", dest="method_settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a method setting (VALUE read as JSON when it parses, else as text); repeatable")
     p.add_argument("--cache", default=None, help="cache folder (default: $ZSSAR_CACHE or ~/.cache/zssar)")
     p.add_argument("--results", default=None, help="append every record to this JSON-lines file")
+    p.add_argument("--resume", action="store_true",
+                   help="skip every run whose record is already in --results (an interrupted sweep goes on)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -43,19 +49,23 @@ def parse_settings(items: list[str]) -> dict:
 def main(args) -> dict:
     from dataclasses import replace
 
+    from ..errors import InvalidConfig
     from ..experiment import RunConfig, run_many
     from ..methods.base import make_method
     from ..results import aggregate
 
     settings = parse_settings(args.method_settings)
-    make_method(args.method, **settings)  # fail early on an unknown method or setting
-    config = RunConfig(dataset=args.dataset, split=args.split[0], setting=args.setting, method=args.method,
+    if args.resume and not args.results:
+        raise InvalidConfig("--resume needs --results FILE: the records to continue from")
+    for method in args.method:
+        make_method(method, **settings)  # fail early on an unknown method or setting
+    config = RunConfig(dataset=args.dataset, split=args.split[0], setting=args.setting, method=args.method[0],
                        seed=args.seed[0], encoder=args.encoder, data_root=args.root, cache_dir=args.cache,
-                       method_settings=settings)
+                       method_settings=settings, objective=args.objective)
     if args.epochs is not None:
         config = replace(config, backbone=replace(config.backbone, epochs=args.epochs))
-    records = run_many(config, seeds=args.seed, splits=args.split, results=args.results,
-                       show_progress=not args.quiet)
+    records = run_many(config, seeds=args.seed, splits=args.split, methods=args.method, results=args.results,
+                       resume=args.resume, show_progress=not args.quiet)
     if len(records) == 1:
         return records[0]
     summary = aggregate(records).to_dict(orient="records")

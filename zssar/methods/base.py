@@ -69,6 +69,19 @@ class Method:
         for key, value in values.items():
             setattr(self, key, value)
 
+    learns_from_test_stream = False  # True: scores() adapts to the samples it is given (test-time refinement)
+
+    def set_gzsl_domains(self, seen_columns=None, delta: float = 0.0, temperature: float = 1.0) -> None:
+        """Declare, for the next calls of :meth:`scores`, which candidate columns are seen classes and
+        the entropy gate (``delta`` at ``temperature``) that routes a sample to the seen or the unseen
+        side; ``None`` clears it. Only methods that learn from the test stream use it (their
+        pseudo-labels then stay on the side the gate chose); the others ignore it."""
+
+    def gate_scores(self, features, text) -> np.ndarray:
+        """The scores an entropy gate reads; a method whose scores drift along a test stream returns
+        stable ones here."""
+        return self.scores(features, text)
+
     def score_temperature(self) -> float:
         """The temperature that turns scores into probabilities (used by the entropy gate)."""
         return float(getattr(self, "temperature", 1.0))

@@ -16,6 +16,12 @@ candidate classes' own items are the queries (never the label); each call of :me
 fresh stream (S, dF and the bank start anew), processed in a seeded random order unless
 ``stream_order="given"`` (test views are stored class by class, which no real stream is).
 
+GZSL (Sec. 3.5): the entropy gate routes each sample to the seen or the unseen classes. zssar applies
+it to the pseudo-labels as well (``gzsl_pseudo_labels="gated"``, the default): a sample may only enter
+the bank under a class on its side, and the gate reads the frozen PURLS scores (:meth:`gate_scores`),
+which do not drift along the stream. Taking pseudo-labels over all candidates (``"all"``) lets the
+confident seen classes collect the unseen samples, and unseen accuracy collapses on our datasets.
+
 ``bank_size``, ``confidence`` and ``refine_lr`` are selectable: the runner chooses them on the
 seen-validation view with pseudo-unseen classes as the stream, never on test.
 """
@@ -28,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InvalidConfig
+from ..evaluate import normalised_entropy
 from ..features import FeatureSet
 from .base import ClassEmbeddings, register_method
 from .purls import Purls, token_matrix
@@ -83,11 +90,18 @@ class MemoryBank:
 @register_method
 class DynaPurls(Purls):
     name = "dynapurls"
+    learns_from_test_stream = True
 
     def __init__(self, bank_size: int = 16, confidence: float = 0.1, refine_lr: float = 1e-2,
                  bank: str = "balanced", refine_batch: int = 8, min_bank: int = 4, refine_every: int = 4,
-                 stream_order: str = "shuffled", grid: dict | None = None, **purls_settings):
+                 stream_order: str = "shuffled", gzsl_pseudo_labels: str = "gated", grid: dict | None = None,
+                 **purls_settings):
         super().__init__(**purls_settings)
+        if gzsl_pseudo_labels not in ("gated", "all"):
+            raise InvalidConfig("dynapurls: gzsl_pseudo_labels must be 'gated' (pseudo-label within the side "
+                                "the entropy gate chose) or 'all' (argmax over every candidate)")
+        self.gzsl_pseudo_labels = gzsl_pseudo_labels
+        self.domains = None  # (seen column mask, delta, temperature) while scoring a GZSL stream
         if bank not in ("balanced", "fifo", "none"):
             raise InvalidConfig("dynapurls: bank must be 'balanced', 'fifo' or 'none'")
         if stream_order not in ("shuffled", "given"):
@@ -109,10 +123,41 @@ class DynaPurls(Purls):
         return {**super().settings(), "bank_size": self.bank_size, "confidence": self.confidence,
                 "refine_lr": self.refine_lr, "bank": self.bank, "refine_batch": self.refine_batch,
                 "min_bank": self.min_bank, "refine_every": self.refine_every, "stream_order": self.stream_order,
+                "gzsl_pseudo_labels": self.gzsl_pseudo_labels,
                 "grid": {k: list(v) for k, v in self.grid.items()}}
 
     def selectable(self) -> dict[str, tuple]:
         return dict(self.grid)
+
+    def set_gzsl_domains(self, seen_columns=None, delta: float = 0.0, temperature: float = 1.0) -> None:
+        self.domains = None if seen_columns is None else (np.asarray(seen_columns, bool), delta, temperature)
+
+    def gate_scores(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
+        """The frozen PURLS scores: what the entropy gate reads. The refined scores grow more confident
+        the longer the stream runs, so a threshold chosen on the short seen_val stream would not hold
+        on a long test stream; the static scores do not drift."""
+        return Purls.scores(self, features, text)
+
+    def routed_seen(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray | None:
+        """Per sample, whether the GZSL gate routes it to the seen side (None outside a gated stream)."""
+        if self.domains is None or self.gzsl_pseudo_labels == "all":
+            return None
+        seen_cols, delta, temperature = self.domains
+        if seen_cols.shape[0] != len(text.class_ids):
+            raise InvalidConfig(f"dynapurls: the GZSL domains name {seen_cols.shape[0]} candidates but the "
+                                f"stream has {len(text.class_ids)}; call set_gzsl_domains(None) first")
+        return normalised_entropy(self.gate_scores(features, text), temperature) < delta
+
+    def pseudo_probabilities(self, chunk: torch.Tensor, logit_scale: torch.Tensor, routed) -> torch.Tensor:
+        """Probabilities the memory bank reads. In a gated GZSL stream (``routed`` given) a sample may
+        only be pseudo-labelled with a class on the side the entropy gate routes it to (Sec. 3.5):
+        otherwise the seen classes, on which the network was trained and which are the confident
+        ones, collect the unseen samples and their text drifts onto them."""
+        logits = logit_scale * chunk
+        if routed is None:
+            return logits.softmax(-1)
+        allowed = torch.from_numpy(self.domains[0][None, :] == routed[:, None])
+        return logits.masked_fill(~allowed, float("-inf")).softmax(-1)
 
     def fit(self, features, labels, text, *, seed: int = 0, show_progress: bool = False):
         self.seed = seed
@@ -128,6 +173,7 @@ class DynaPurls(Purls):
         n, k = len(tokens), items.shape[0]
         rng = np.random.default_rng([self.seed, 7])
         order = rng.permutation(n) if self.stream_order == "shuffled" else np.arange(n)
+        routed = self.routed_seen(features, text)
         with torch.no_grad():
             keys = self.net.keys(tokens)
             logit_scale = self.net.logit_scale.exp()
@@ -136,6 +182,7 @@ class DynaPurls(Purls):
         opt = torch.optim.Adam([scale, shift], lr=self.refine_lr)
         bank = MemoryBank(self.bank, self.bank_size, k, rng)
         out = np.zeros((n, k), dtype=np.float32)
+        labelled = np.full(n, -1)  # the candidate position each confident sample was pseudo-labelled with
         updates, started = 0, time.perf_counter()
         # S and dF change only every ``refine_every`` samples, so the samples in between are scored
         # together with the same F': the same numbers as one at a time, at a fraction of the cost.
@@ -146,11 +193,12 @@ class DynaPurls(Purls):
                 refined = F.normalize(scale * items + shift, dim=-1)
                 chunk = self.combine(self.net.similarities(tokens[rows], refined, keys[rows]))
             out[rows] = chunk.numpy()
-            prob = (logit_scale * chunk).softmax(-1)
+            prob = self.pseudo_probabilities(chunk, logit_scale, None if routed is None else routed[rows])
             for i, row in zip(rows, prob):
                 conf, pred = float(row.max()), int(row.argmax())
                 if conf > self.confidence:
                     bank.add(int(i), pred, conf)
+                    labelled[i] = pred
             step = first + len(rows) - 1
             if (step + 1) % every:
                 continue  # the stream ended between two steps
@@ -170,8 +218,9 @@ class DynaPurls(Purls):
                 updates += 1
         with torch.no_grad():
             refined = F.normalize(scale * items + shift, dim=-1).numpy()
-        self.last_stream = {"order": order, "updates": updates, "bank_sizes": bank.sizes(),
-                            "refined_text": refined, "seconds": time.perf_counter() - started}
+        self.last_stream = {"order": order, "updates": updates, "bank_sizes": bank.sizes(), "pseudo": labelled,
+                            "refined_text": refined, "routed_seen": routed,
+                            "seconds": time.perf_counter() - started}
         return out
 
     def global_embeddings(self, features: FeatureSet, text: ClassEmbeddings, refined_text=None):

@@ -9,9 +9,12 @@ targets count every same-class pair as positive. An unseen class c is then score
 k over the global stream and the parts; ``part_weight`` is w_k of a part relative to the global one.
 
 Two ways to get the heads:
-* the backbone was pretrained with GAP's objective (``BackboneConfig(objective="gap")``): heads and
-  prompts ("label: part description", the synonyms' mean for the global stream) come from its cache
-  entry, trained jointly with the backbone on ``seen_train``; :meth:`fit` learns nothing more;
+* the backbone was pretrained with GAP's objective (``BackboneConfig(objective="gap")``, or
+  ``RunConfig(objective="gap")`` / ``zssar run --objective gap``): heads and prompt embeddings
+  ("label: part description", the synonyms' mean for the global stream) come from its cache entry,
+  trained jointly with the backbone on ``seen_train``; with a fine-tuned text tower
+  (``GapConfig(text_tower="finetune")``) the prompts of every class, unseen ones included, are
+  embedded by the tuned tower. :meth:`fit` learns nothing more;
 * any other backbone: :meth:`fit` trains the heads on the frozen features of ``seen_train`` with the
   same loss, against the text fields ``synonyms`` (global) and the partition's part fields.
 """

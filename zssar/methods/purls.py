@@ -21,6 +21,8 @@ validation set, batch 256). The learnable weights follow uncertainty weighting,
 """
 from __future__ import annotations
 
+import copy
+import json
 import math
 
 import numpy as np
@@ -93,6 +95,20 @@ def token_matrix(features: FeatureSet) -> torch.Tensor:
     """(N, T'V, C) tokens, each L2 normalised as in PURLS."""
     t = torch.from_numpy(np.ascontiguousarray(features.tokens, dtype=np.float32))
     return F.normalize(t.reshape(t.shape[0], -1, t.shape[-1]), dim=-1)
+
+
+# Trained networks of this process by everything that determines them (the training is
+# deterministic): DynaPURLS freezes exactly the network PURLS trains, so a sweep that runs both on
+# the same features trains it once. Bounded, so a long sweep does not grow.
+_FITTED: dict[str, tuple] = {}
+_FITTED_KEEP = 4
+
+
+def _fit_key(settings: dict, features: FeatureSet, labels, text: ClassEmbeddings, seed: int) -> str:
+    described = json.dumps([settings, seed, list(map(int, text.class_ids))], sort_keys=True)
+    arrays = [features.pooled, features.tokens, np.asarray(labels, np.int64),
+              *(text.fields[k] for k in sorted(text.fields))]
+    return described + array_digest(arrays)
 
 
 @register_method
@@ -172,6 +188,17 @@ class Purls(Method):
     # ---------------------------------------------------------------- training
     def fit(self, features: FeatureSet, labels, text: ClassEmbeddings, *, seed: int = 0,
             show_progress: bool = False):
+        key = _fit_key(Purls.settings(self), features, labels, text, seed)
+        if key in _FITTED:  # the same training already ran in this process (e.g. PURLS, then DynaPURLS)
+            self.net, self.history = copy.deepcopy(_FITTED[key])
+            return self
+        self._train(features, labels, text, seed, show_progress)
+        _FITTED[key] = copy.deepcopy((self.net, self.history))
+        while len(_FITTED) > _FITTED_KEEP:
+            _FITTED.pop(next(iter(_FITTED)))
+        return self
+
+    def _train(self, features: FeatureSet, labels, text: ClassEmbeddings, seed: int, show_progress: bool):
         seed_everything(seed)
         tokens = token_matrix(features)
         _, t_prime, v, c = features.tokens.shape
@@ -200,7 +227,6 @@ class Purls(Method):
                 total += losses.mean().item() * len(sel)
             self.history.append({"train_loss": total / len(tokens)})
         self.net.eval()
-        return self
 
     def _train_similarities(self, tokens, items, y) -> torch.Tensor:
         if self.train_queries == "candidate" or not self.net.adaptive:

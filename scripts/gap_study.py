@@ -1,0 +1,168 @@
+"""GAP's two uses, measured over seeds: supervised (does the text loss help the classifier?) and
+zero-shot (GAP's heads and prompts against the global baseline).
+
+(a) supervised: a Shift-GCN (CPU configuration) pretrained on all classes (split ``none``) with
+    cross-entropy alone and with GAP's objective; row metric: seen-class test top-1 of the
+    backbone's own classifier (as ``zssar pretrain`` reports it).
+(b) zero-shot: ``run_experiment`` on each given split with method ``gap`` on a GAP-pretrained
+    backbone against method ``global`` on a cross-entropy backbone (the same Shift-GCN settings);
+    row metrics: ZSL top-1, class-mean ZSL, GZSL S/U/H (calibrated and gated).
+
+Every row is appended to ``--out`` (JSON lines) as soon as it is done, and rows already there are
+skipped, so an interrupted study continues where it stopped. Backbones go through the feature
+cache, so the zero-shot runs of both methods never train the same backbone twice. At the end a
+mean ± std table per condition is printed (std with ddof=1, 0 for a single run).
+
+    ZSSAR_DATA=... .venv/bin/python scripts/gap_study.py --dataset kard --seeds 0 1 2 \\
+        --splits random:5:seed=0 random:5:seed=1 random:5:seed=2 --out results/gap_study_kard.jsonl
+    .venv/bin/python scripts/gap_study.py --dataset synthetic --seeds 0 --epochs 2 --out /tmp/gap.jsonl
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+SUPERVISED = ("ce", "gap")  # pretraining objectives
+ZERO_SHOT = {"gap (objective gap)": ("gap", "gap"), "global (objective ce)": ("global", "ce")}  # method, objective
+TABLE_METRICS = {"supervised": ("seen_test_top1",),
+                 "zero-shot": ("zsl_top1", "zsl_class_mean", "gzsl_S", "gzsl_U", "gzsl_H", "gzsl_gate_H")}
+
+
+def backbone_config(args, objective: str):
+    from zssar.backbones.gap_objective import GapConfig
+    from zssar.backbones.pretrain import BackboneConfig
+
+    gap = GapConfig(partition=args.partition, text=args.text, text_tower=args.text_tower)
+    return replace(BackboneConfig(name="shiftgcn"), epochs=args.epochs, batch_size=args.batch_size,
+                   objective=objective, gap=gap)
+
+
+def row_id(part: str, dataset: str, setting: str, split: str, condition: str, seed: int, args) -> str:
+    """What identifies a row of the study (a changed setting makes a new row, never a skipped one)."""
+    return json.dumps([part, dataset, setting, split, condition, seed, args.epochs, args.batch_size,
+                       args.partition, args.text, args.text_tower])
+
+
+def supervised_row(data, args, objective: str, seed: int) -> dict:
+    from zssar.backbones.pretrain import pretrain
+    from zssar.commands.pretrain import seen_test_accuracy
+    from zssar.experiment import RunConfig, protocol_for
+
+    protocol = protocol_for(RunConfig(dataset=args.dataset, split="none", setting=args.setting, seed=seed), data)
+    start = time.perf_counter()
+    pre = pretrain(data, protocol, backbone_config(args, objective), seed=seed, cache_dir=args.cache,
+                   show_progress=not args.quiet)
+    return {"seen_test_top1": seen_test_accuracy(pre, data, protocol), "seen_val_accuracy": pre.seen_val_accuracy,
+            "best_epoch": pre.best_epoch, "cache_key": pre.key, "cache_hit": pre.cache_hit,
+            "seconds": round(time.perf_counter() - start, 2),
+            "training_seconds_when_built": round(pre.meta.get("seconds", 0.0), 2)}
+
+
+def zero_shot_row(data, args, split: str, method: str, objective: str, seed: int) -> dict:
+    from zssar.experiment import RunConfig, run_experiment
+
+    config = RunConfig(dataset=args.dataset, split=split, setting=args.setting, method=method, seed=seed,
+                       backbone=backbone_config(args, objective), objective=objective, data_root=args.root,
+                       cache_dir=args.cache)
+    start = time.perf_counter()
+    record = run_experiment(config, data=data, show_progress=not args.quiet).record
+    return {**{k: record["metrics"].get(k) for k in TABLE_METRICS["zero-shot"]},
+            "selected_gamma": record["selected"].get("gamma"), "cache_key": record["backbone_cache"]["key"],
+            "cache_hit": record["backbone_cache"]["hit"], "unseen": record["split"].get("unseen"),
+            "seconds": round(time.perf_counter() - start, 2)}
+
+
+def planned(args):
+    """(part, split, condition, seed, how to compute the row) for every row of the study."""
+    for seed in args.seeds:
+        for objective in SUPERVISED:
+            yield "supervised", "none", objective, seed, lambda d, o=objective, s=seed: supervised_row(d, args, o, s)
+    for split in args.splits:
+        for seed in args.seeds:
+            for condition, (method, objective) in ZERO_SHOT.items():
+                yield "zero-shot", split, condition, seed, (
+                    lambda d, sp=split, m=method, o=objective, s=seed: zero_shot_row(d, args, sp, m, o, s))
+
+
+def read_rows(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def table(rows: list[dict]) -> list[str]:
+    """Mean ± std (ddof=1) and count per (part, dataset, split, condition)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["part"], r["dataset"], r["split"], r["condition"]), []).append(r)
+    lines = []
+    for (part, dataset, split, condition), members in groups.items():
+        cells = []
+        for metric in TABLE_METRICS[part]:
+            values = np.array([m[metric] for m in members if m.get(metric) is not None], dtype=float)
+            std = values.std(ddof=1) if len(values) > 1 else 0.0
+            cells.append(f"{metric} {values.mean():.4f} ± {std:.4f}")
+        lines.append(f"{part:10s} {dataset:10s} {split:18s} {condition:22s} n={len(members)}  " + ", ".join(cells))
+    return lines
+
+
+def main(argv=None) -> list[dict]:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", default="synthetic")
+    p.add_argument("--root", default=None, help="data folder (default: $ZSSAR_DATA)")
+    p.add_argument("--setting", default="default", help="the dataset's standard setting unless given")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--splits", nargs="*", default=["random:5:seed=0"],
+                   help="zero-shot split specs (none: skip the zero-shot part)")
+    p.add_argument("--epochs", type=int, default=60, help="backbone epochs (60 gave KARD 0.9333 with CE)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--partition", default="4", help="GAP body parts: global, 2, 4 or 6")
+    p.add_argument("--text", default="both", help="GAP text: label, synonyms, parts or both")
+    p.add_argument("--text-tower", default="frozen", help="GAP text tower: frozen or finetune")
+    p.add_argument("--skip-supervised", action="store_true", help="only the zero-shot part")
+    p.add_argument("--cache", default=None, help="cache folder (default: $ZSSAR_CACHE or ~/.cache/zssar)")
+    p.add_argument("--out", required=True, help="JSON-lines file of rows; rows already there are skipped")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+
+    from zssar.data.registry import load_dataset
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = {r["id"] for r in read_rows(out)}
+    data = load_dataset(args.dataset, args.root)
+    print(f"{data.name}: {len(data)} samples, {data.num_classes} classes ({data.source})", flush=True)
+    study_start = time.perf_counter()
+    wanted = set()
+    for part, split, condition, seed, compute in planned(args):
+        if part == "supervised" and args.skip_supervised:
+            continue
+        rid = row_id(part, data.name, args.setting, split, condition, seed, args)
+        wanted.add(rid)
+        if rid in done:
+            print(f"skip (already in {out}): {part} {split} {condition} seed {seed}", flush=True)
+            continue
+        row = {"id": rid, "part": part, "dataset": data.name, "setting": args.setting, "split": split,
+               "condition": condition, "seed": seed, "epochs": args.epochs, "batch_size": args.batch_size,
+               "gap": {"partition": args.partition, "text": args.text, "text_tower": args.text_tower},
+               **compute(data)}
+        with open(out, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        done.add(rid)
+        metric = TABLE_METRICS[part][0]
+        print(f"done: {part} {split} {condition} seed {seed}: {metric} {row[metric]:.4f} "
+              f"({row['seconds']:.1f} s)", flush=True)
+    print(f"study time this run: {time.perf_counter() - study_start:.1f} s")
+    rows = [r for r in read_rows(out) if r["id"] in wanted]  # this study's rows, not other settings'
+    print("\n".join(table(rows)))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
