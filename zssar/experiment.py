@@ -397,17 +397,25 @@ def run_identity(config: RunConfig, data: SkeletonSet) -> dict:
     settings = make_method(config.method, **method_settings_for(config, data)).settings()
     return json.loads(json.dumps({
         "dataset": data.name, "samples": len(data), "split": split.name,
-        "setting": protocol_for(config, data).setting, "method": config.method, "method_settings": settings,
+        "setting": protocol_for(config, data).setting, "method": config.method,
+        "method_settings": _requested(config.method, settings),
         "seed": config.seed, "encoder": config.encoder,
         "backbone": asdict(config.backbone) | {"objective": config.objective or config.backbone.objective}},
         default=json_default))
+
+
+def _requested(method: str, settings: dict) -> dict:
+    """Settings without the ones chosen on ``seen_val`` (a record stores the chosen values; the grid
+    they were chosen from stays, and the choice follows from everything else)."""
+    chosen = make_method(method).selectable()
+    return {k: v for k, v in settings.items() if k not in chosen}
 
 
 def record_identity(record: dict) -> dict:
     """:func:`run_identity` read back from a record."""
     return {"dataset": record["dataset"], "samples": record["samples"], "split": record["split"]["name"],
             "setting": record["setting"], "method": record["method"],
-            "method_settings": record["method_settings"], "seed": record["seed"],
+            "method_settings": _requested(record["method"], record["method_settings"]), "seed": record["seed"],
             "encoder": record["encoder"], "backbone": record["backbone"]}
 
 
