@@ -39,19 +39,12 @@ def gap_backbone(tiny_backbone):
 @pytest.fixture(scope="module")
 def tiny_bert_folder(tmp_path_factory, small_synthetic):
     """A tiny random BERT saved like bert-base-uncased, its vocabulary the words of the GAP prompts."""
-    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+    from test_text_encoders import save_tiny_bert
 
     bank = text_bank_for("synthetic", small_synthetic.class_names)
     strings = GapPrompts(bank, small_synthetic.layout, GapConfig(partition="6")).strings()
     words = sorted({w for s in strings for w in re.findall(r"\w+|[^\w\s]", s.lower())})
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words) + "\n")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=5 + len(words), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=128)
-    BertForMaskedLM(config).save_pretrained(folder)
-    return folder
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), words, layers=2, positions=128)
 
 
 def test_soft_targets_make_every_same_class_pair_positive():

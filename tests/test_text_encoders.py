@@ -36,15 +36,19 @@ def clip():
 
 @pytest.fixture(scope="module")
 def tiny_bert_folder(tmp_path_factory):
+    words = sorted({w for t in TEXTS for w in t.split()} | {"a", "the", "person"})
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), words, layers=3, positions=64)
+
+
+def save_tiny_bert(folder, words, layers: int, positions: int):
+    """A tiny random BERT masked LM and its word-level vocabulary saved like bert-base-uncased."""
     from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    words = sorted({w for t in TEXTS for w in t.split()} | {"a", "the", "person"})
     (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words) + "\n")
     BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=5 + len(words), hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(vocab_size=5 + len(words), hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=positions)
     BertForMaskedLM(config).save_pretrained(folder)
     return folder
 

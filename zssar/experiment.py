@@ -216,27 +216,14 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
 
     # ---- the test set, touched once: scores and predictions first, without labels ----
     views = protocol.views
-    all_classes = protocol.seen + protocol.unseen
     scores, predictions = {}, {}
     if protocol.unseen:
         scores["zsl"] = method.scores(features.subset(views["unseen_test"]), text.take(protocol.unseen))
         zsl_trace = getattr(method, "last_stream", None)
         predictions["zsl"] = predict(scores["zsl"], protocol.unseen)
-        if selected.get("stream_delta") is not None:  # the stream's gate, chosen on seen_val
-            method.set_gzsl_domains(np.isin(all_classes, protocol.seen), selected["stream_delta"],
-                                    selected["gate_temperature"])
-        scores["gzsl"] = method.scores(features.subset(views["gzsl_test"]), text.take(all_classes))
-        method.set_gzsl_domains(None)
-        predictions["gzsl"] = calibrated_predict(scores["gzsl"], all_classes, protocol.seen, selected["gamma"])
-        predictions["gzsl_uncalibrated"] = predict(scores["gzsl"], all_classes)
-        gate_entropies = None
-        if selected.get("stream_delta") is not None:
-            gate_entropies = normalised_entropy(method.gate_scores(features.subset(views["gzsl_test"]),
-                                                                   text.take(all_classes)),
-                                                selected["gate_temperature"])
-        predictions["gzsl_gated"] = gated_predict(scores["gzsl"], all_classes, protocol.seen, protocol.unseen,
-                                                  selected["delta"], selected["gate_temperature"],
-                                                  entropies=gate_entropies)
+        scores["gzsl"], gzsl_predictions, _ = gzsl_stream(method, selected, features.subset(views["gzsl_test"]),
+                                                          text, protocol)
+        predictions.update(gzsl_predictions)
     scores["seen"] = method.scores(features.subset(views["seen_test"]), text.take(protocol.seen))
     predictions["seen"] = predict(scores["seen"], protocol.seen)
     traces = {}
@@ -291,6 +278,44 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
                      traces)
 
 
+def gzsl_stream(method: Method, selected: dict, features: FeatureSet, text: ClassEmbeddings,
+                protocol: Protocol):
+    """Score GZSL test samples against all classes (seen then unseen) and predict them by calibrated
+    stacking (gamma), without calibration and by the entropy gate (delta), all as chosen on seen_val.
+
+    A method that adapts along the stream routes its pseudo-labels with the gate chosen for it
+    (``stream_delta``), and the gate then reads its un-adapted scores. Returns (scores, predictions,
+    the method's stream trace or None)."""
+    classes = protocol.seen + protocol.unseen
+    candidates = text.take(classes)
+    entropies = None
+    if selected.get("stream_delta") is not None:
+        method.set_gzsl_domains(np.isin(classes, protocol.seen), selected["stream_delta"],
+                                selected["gate_temperature"])
+        entropies = normalised_entropy(method.gate_scores(features, candidates), selected["gate_temperature"])
+    scores = method.scores(features, candidates)
+    trace = getattr(method, "last_stream", None)
+    method.set_gzsl_domains(None)
+    predictions = {
+        "gzsl": calibrated_predict(scores, classes, protocol.seen, selected["gamma"]),
+        "gzsl_uncalibrated": predict(scores, classes),
+        "gzsl_gated": gated_predict(scores, classes, protocol.seen, protocol.unseen, selected["delta"],
+                                    selected["gate_temperature"], entropies=entropies)}
+    return scores, predictions, trace
+
+
+def _method_with(result: RunResult, settings: dict) -> Method:
+    """A copy of the run's fitted method with test-time ``settings`` changed (the run's stays as it is)."""
+    import copy
+
+    method = copy.copy(result.method)
+    for key, value in settings.items():
+        if not hasattr(method, key):
+            raise InvalidConfig(f"method {method.name!r} has no test-time setting {key!r}")
+        setattr(method, key, value)
+    return method
+
+
 def rescore(result: RunResult, **test_time_settings) -> dict:
     """Score the unseen test stream again with the FITTED method after changing test-time settings
     (e.g. DynaPURLS's ``bank`` or ``refine_lr``): the rows of a test-time ablation. Nothing is
@@ -298,13 +323,7 @@ def rescore(result: RunResult, **test_time_settings) -> dict:
 
     Returns ``{"zsl_top1", "zsl_class_mean", "scores", "predictions", "trace", "seconds_per_sample"}``.
     """
-    import copy
-
-    method = copy.copy(result.method)
-    for key, value in test_time_settings.items():
-        if not hasattr(method, key):
-            raise InvalidConfig(f"method {method.name!r} has no test-time setting {key!r}")
-        setattr(method, key, value)
+    method = _method_with(result, test_time_settings)
     protocol, data = result.protocol, result.data
     test = protocol.views["unseen_test"]
     start = time.perf_counter()
@@ -323,29 +342,14 @@ def rescore_gzsl(result: RunResult, **test_time_settings) -> dict:
     For a streaming method the trace's ``pseudo`` says which candidate each confident sample was
     pseudo-labelled with, so ``unseen_as_seen`` is the share of confident unseen samples that fed a
     seen class's text. Nothing is fitted or selected."""
-    import copy
-
-    method = copy.copy(result.method)
-    for key, value in test_time_settings.items():
-        if not hasattr(method, key):
-            raise InvalidConfig(f"method {method.name!r} has no test-time setting {key!r}")
-        setattr(method, key, value)
+    method = _method_with(result, test_time_settings)
     protocol, selected = result.protocol, result.selection
     if not protocol.unseen:
         raise InvalidConfig("rescore_gzsl needs a split with unseen classes")
     test, classes = protocol.views["gzsl_test"], protocol.seen + protocol.unseen
-    features, text = result.pretrained.features.subset(test), result.text_embeddings.take(classes)
-    entropies = None
-    if selected.get("stream_delta") is not None:
-        method.set_gzsl_domains(np.isin(classes, protocol.seen), selected["stream_delta"],
-                                selected["gate_temperature"])
-        entropies = normalised_entropy(method.gate_scores(features, text), selected["gate_temperature"])
-    scores = method.scores(features, text)
-    trace = getattr(method, "last_stream", None)
-    method.set_gzsl_domains(None)
-    stacked = calibrated_predict(scores, classes, protocol.seen, selected["gamma"])
-    gated = gated_predict(scores, classes, protocol.seen, protocol.unseen, selected["delta"],
-                          selected["gate_temperature"], entropies=entropies)
+    _, predictions, trace = gzsl_stream(method, selected, result.pretrained.features.subset(test),
+                                        result.text_embeddings, protocol)
+    stacked, gated = predictions["gzsl"], predictions["gzsl_gated"]
     truth = result.data.labels[test]  # metrics only
     out = {"stacking": gzsl_metrics(stacked, truth, protocol.seen, protocol.unseen),
            "gate": gzsl_metrics(gated, truth, protocol.seen, protocol.unseen), "trace": trace}
