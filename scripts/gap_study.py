@@ -25,37 +25,47 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
+from zssar.results import STUDY_METRICS
 
 SUPERVISED = ("ce", "gap")  # pretraining objectives
 ZERO_SHOT = {"gap (objective gap)": ("gap", "gap"), "global (objective ce)": ("global", "ce")}  # method, objective
-TABLE_METRICS = {"supervised": ("seen_test_top1",),
-                 "zero-shot": ("zsl_top1", "zsl_class_mean", "gzsl_S", "gzsl_U", "gzsl_H", "gzsl_gate_H")}
 
 
-def backbone_config(args, objective: str):
+# GAP Tab. 1a (partition) and Tab. 1b (text type) as supervised rows: the study's own partition and
+# text are the reference row ("gap"); each variant changes one of the two.
+ABLATION = {**{f"gap partition={p}": {"partition": p} for p in ("global", "2", "4", "6")},
+            **{f"gap text={t}": {"text": t} for t in ("label", "synonyms", "parts", "both")}}
+
+
+def gap_settings(args, variant: dict | None = None) -> dict:
+    return {"partition": args.partition, "text": args.text, "text_tower": args.text_tower, **(variant or {})}
+
+
+def backbone_config(args, objective: str, variant: dict | None = None):
     from zssar.backbones.gap_objective import GapConfig
     from zssar.backbones.pretrain import BackboneConfig
 
-    gap = GapConfig(partition=args.partition, text=args.text, text_tower=args.text_tower)
+    gap = GapConfig(**gap_settings(args, variant))
     return replace(BackboneConfig(name="shiftgcn"), epochs=args.epochs, batch_size=args.batch_size,
                    objective=objective, gap=gap)
 
 
-def row_id(part: str, dataset: str, setting: str, split: str, condition: str, seed: int, args) -> str:
+def row_id(part: str, dataset: str, setting: str, split: str, condition: str, seed: int, args,
+           variant: dict | None = None) -> str:
     """What identifies a row of the study (a changed setting makes a new row, never a skipped one)."""
+    gap = gap_settings(args, variant)
     return json.dumps([part, dataset, setting, split, condition, seed, args.epochs, args.batch_size,
-                       args.partition, args.text, args.text_tower])
+                       gap["partition"], gap["text"], gap["text_tower"]])
 
 
-def supervised_row(data, args, objective: str, seed: int) -> dict:
+def supervised_row(data, args, objective: str, seed: int, variant: dict | None = None) -> dict:
     from zssar.backbones.pretrain import pretrain
     from zssar.commands.pretrain import seen_test_accuracy
     from zssar.experiment import RunConfig, protocol_for
 
     protocol = protocol_for(RunConfig(dataset=args.dataset, split="none", setting=args.setting, seed=seed), data)
     start = time.perf_counter()
-    pre = pretrain(data, protocol, backbone_config(args, objective), seed=seed, cache_dir=args.cache,
+    pre = pretrain(data, protocol, backbone_config(args, objective, variant), seed=seed, cache_dir=args.cache,
                    show_progress=not args.quiet)
     return {"seen_test_top1": seen_test_accuracy(pre, data, protocol), "seen_val_accuracy": pre.seen_val_accuracy,
             "best_epoch": pre.best_epoch, "cache_key": pre.key, "cache_hit": pre.cache_hit,
@@ -71,22 +81,31 @@ def zero_shot_row(data, args, split: str, method: str, objective: str, seed: int
                        cache_dir=args.cache)
     start = time.perf_counter()
     record = run_experiment(config, data=data, show_progress=not args.quiet).record
-    return {**{k: record["metrics"].get(k) for k in TABLE_METRICS["zero-shot"]},
+    return {**{k: record["metrics"].get(k) for k in STUDY_METRICS["zero-shot"]},
             "selected_gamma": record["selected"].get("gamma"), "cache_key": record["backbone_cache"]["key"],
             "cache_hit": record["backbone_cache"]["hit"], "unseen": record["split"].get("unseen"),
             "seconds": round(time.perf_counter() - start, 2)}
 
 
 def planned(args):
-    """(part, split, condition, seed, how to compute the row) for every row of the study."""
-    for seed in args.seeds:
-        for objective in SUPERVISED:
-            yield "supervised", "none", objective, seed, lambda d, o=objective, s=seed: supervised_row(d, args, o, s)
+    """(part, split, condition, seed, GAP variant, how to compute the row) for every row of the study."""
+    if not args.skip_supervised:
+        for seed in args.seeds:
+            for objective in SUPERVISED:
+                yield "supervised", "none", objective, seed, None, (
+                    lambda d, o=objective, s=seed: supervised_row(d, args, o, s))
     for split in args.splits:
         for seed in args.seeds:
             for condition, (method, objective) in ZERO_SHOT.items():
-                yield "zero-shot", split, condition, seed, (
+                yield "zero-shot", split, condition, seed, None, (
                     lambda d, sp=split, m=method, o=objective, s=seed: zero_shot_row(d, args, sp, m, o, s))
+    if args.ablation:
+        for seed in args.seeds:
+            for condition, variant in ABLATION.items():
+                if gap_settings(args, variant) == gap_settings(args):
+                    continue  # the reference row, already the supervised "gap" row
+                yield "ablation", "none", condition, seed, variant, (
+                    lambda d, s=seed, v=variant: supervised_row(d, args, "gap", s, v))
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -96,20 +115,18 @@ def read_rows(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def table(rows: list[dict]) -> list[str]:
-    """Mean ± std (ddof=1) and count per (part, dataset, split, condition)."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in rows:
-        groups.setdefault((r["part"], r["dataset"], r["split"], r["condition"]), []).append(r)
-    lines = []
-    for (part, dataset, split, condition), members in groups.items():
-        cells = []
-        for metric in TABLE_METRICS[part]:
-            values = np.array([m[metric] for m in members if m.get(metric) is not None], dtype=float)
-            std = values.std(ddof=1) if len(values) > 1 else 0.0
-            cells.append(f"{metric} {values.mean():.4f} ± {std:.4f}")
-        lines.append(f"{part:10s} {dataset:10s} {split:18s} {condition:22s} n={len(members)}  " + ", ".join(cells))
-    return lines
+def tables(rows: list[dict]) -> str:
+    """Mean ± std (ddof=1, in %) per part of the study, and GAP minus CE on the same seed and split."""
+    from zssar.results import study_paired, study_summary
+
+    parts = [part for part in ("supervised", "zero-shot", "ablation") if any(r["part"] == part for r in rows)]
+    out = [f"{part}:\n{study_summary(rows, part).to_string(index=False)}" for part in parts]
+    if "supervised" in parts:
+        out.append(f"paired:\n{study_paired(rows, 'supervised', 'gap', 'ce').to_string(index=False)}")
+    if "zero-shot" in parts:
+        paired = study_paired(rows, "zero-shot", *ZERO_SHOT)
+        out.append(f"paired:\n{paired.to_string(index=False)}")
+    return "\n\n".join(out)
 
 
 def main(argv=None) -> list[dict]:
@@ -126,6 +143,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--text", default="both", help="GAP text: label, synonyms, parts or both")
     p.add_argument("--text-tower", default="frozen", help="GAP text tower: frozen or finetune")
     p.add_argument("--skip-supervised", action="store_true", help="only the zero-shot part")
+    p.add_argument("--ablation", action="store_true",
+                   help="also GAP Tab. 1a/1b as supervised rows: partition global/2/4/6, text label/synonyms/parts/both")
     p.add_argument("--cache", default=None, help="cache folder (default: $ZSSAR_CACHE or ~/.cache/zssar)")
     p.add_argument("--out", required=True, help="JSON-lines file of rows; rows already there are skipped")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -140,27 +159,25 @@ def main(argv=None) -> list[dict]:
     print(f"{data.name}: {len(data)} samples, {data.num_classes} classes ({data.source})", flush=True)
     study_start = time.perf_counter()
     wanted = set()
-    for part, split, condition, seed, compute in planned(args):
-        if part == "supervised" and args.skip_supervised:
-            continue
-        rid = row_id(part, data.name, args.setting, split, condition, seed, args)
+    for part, split, condition, seed, variant, compute in planned(args):
+        rid = row_id(part, data.name, args.setting, split, condition, seed, args, variant)
         wanted.add(rid)
         if rid in done:
             print(f"skip (already in {out}): {part} {split} {condition} seed {seed}", flush=True)
             continue
         row = {"id": rid, "part": part, "dataset": data.name, "setting": args.setting, "split": split,
                "condition": condition, "seed": seed, "epochs": args.epochs, "batch_size": args.batch_size,
-               "gap": {"partition": args.partition, "text": args.text, "text_tower": args.text_tower},
+               "gap": gap_settings(args, variant),
                **compute(data)}
         with open(out, "a") as f:
             f.write(json.dumps(row) + "\n")
         done.add(rid)
-        metric = TABLE_METRICS[part][0]
+        metric = STUDY_METRICS[part][0]
         print(f"done: {part} {split} {condition} seed {seed}: {metric} {row[metric]:.4f} "
               f"({row['seconds']:.1f} s)", flush=True)
     print(f"study time this run: {time.perf_counter() - study_start:.1f} s")
     rows = [r for r in read_rows(out) if r["id"] in wanted]  # this study's rows, not other settings'
-    print("\n".join(table(rows)))
+    print(tables(rows))
     return rows
 
 

@@ -181,8 +181,11 @@ def test_load_records_reads_a_folder_and_names_a_damaged_line(tmp_path):
     (tmp_path / "a.jsonl").write_text('{"x": 1}\n\n')
     (tmp_path / "b.jsonl").write_text('{"x": 2}\n{"x": 3\n')
     with pytest.raises(InvalidConfig, match=r"b.jsonl, line 2.*--resume"):
-        load_records(tmp_path)
+        load_records(tmp_path, required=())
     (tmp_path / "b.jsonl").write_text('{"x": 2}\n')
-    assert load_records(tmp_path) == [{"x": 1}, {"x": 2}]
+    assert load_records(tmp_path, required=()) == [{"x": 1}, {"x": 2}]
+    # A file of another kind in a results folder is named, not a KeyError in a chapter later.
+    with pytest.raises(InvalidConfig, match=r"a.jsonl, line 1: lacks dataset, split, method, seed, metrics"):
+        load_records(tmp_path)
     assert split_family({"split": {"name": "random:5:seed=3"}}) == "random:5"
     assert split_family({"split": {"name": "purls:8/2"}}) == "purls:8/2"

@@ -23,8 +23,15 @@ def append_record(record: dict, path: str | Path) -> None:
         f.write(json.dumps(record, default=json_default) + "\n")
 
 
-def load_records(path: str | Path) -> list[dict]:
-    """Records of a JSON-lines file, or of every ``*.jsonl`` file of a folder (in name order)."""
+RUN_KEYS = ("dataset", "split", "method", "seed", "metrics")  # what every run record holds
+STUDY_KEYS = ("part", "dataset", "split", "condition", "seed")  # what every study row holds
+
+
+def load_records(path: str | Path, required: tuple[str, ...] = RUN_KEYS) -> list[dict]:
+    """Records of a JSON-lines file, or of every ``*.jsonl`` file of a folder (in name order).
+
+    Every record must hold the ``required`` keys (run records by default, :data:`STUDY_KEYS` for
+    study rows), so a file of another kind in the folder is an error naming it, not a KeyError later."""
     path = Path(path)
     files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
     records = []
@@ -34,11 +41,17 @@ def load_records(path: str | Path) -> list[dict]:
                 if not line.strip():
                     continue
                 try:
-                    records.append(json.loads(line))
+                    record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise InvalidConfig(f"{file}, line {number}: not a JSON record ({exc.msg}); a run that was "
                                         "cut off while writing leaves such a line: delete it and rerun "
                                         "with --resume") from None
+                missing = [k for k in required if not isinstance(record, dict) or k not in record]
+                if missing:
+                    raise InvalidConfig(f"{file}, line {number}: lacks {', '.join(missing)}, so it is not the "
+                                        f"kind of record read here (needed: {', '.join(required)}); keep "
+                                        "files of other kinds out of this folder or read them by name")
+                records.append(record)
     return records
 
 
@@ -145,3 +158,55 @@ def json_default(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return str(obj)
+
+
+# Study rows (scripts/gap_study.py): flat JSON lines with "part" (supervised, zero-shot, ablation),
+# "dataset", "split", "condition", "seed" and the metrics named in STUDY_METRICS.
+STUDY_METRICS = {"supervised": ("seen_test_top1",), "ablation": ("seen_test_top1",),
+                 "zero-shot": ("zsl_top1", "zsl_class_mean", "gzsl_S", "gzsl_U", "gzsl_H", "gzsl_gate_H")}
+
+
+def study_summary(rows: list[dict], part: str, by=("dataset", "condition")):
+    """Mean ± std (ddof=1, in %) over seeds and splits of one part of a study, one row per group of
+    ``by``, with the number of runs and of distinct splits. Splits are averaged, never picked."""
+    import pandas as pd
+
+    if part not in STUDY_METRICS:
+        raise InvalidConfig(f"unknown study part {part!r}; expected one of {sorted(STUDY_METRICS)}")
+    metrics = STUDY_METRICS[part]
+    chosen = [r for r in rows if r.get("part") == part]
+    frame = pd.DataFrame([{**{k: r[k] for k in by}, "split": r["split"],
+                           **{m: r.get(m, np.nan) for m in metrics}} for r in chosen],
+                         columns=[*by, "split", *metrics])
+    out = []
+    for group, members in frame.groupby(list(by), sort=False):
+        row = dict(zip(by, group))
+        for m in metrics:
+            values = members[m].astype(float)
+            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            row[m] = f"{100 * values.mean():.1f} ± {100 * std:.1f}"
+        row["runs"], row["splits"] = len(members), members["split"].nunique()
+        out.append(row)
+    return pd.DataFrame(out, columns=[*by, *metrics, "runs", "splits"])
+
+
+def study_paired(rows: list[dict], part: str, condition: str, baseline: str, metrics=None):
+    """``condition`` minus ``baseline`` on the runs they share (same dataset, split and seed), in
+    points: per dataset and metric the mean and std (ddof=1) of the difference, wins and pairs."""
+    import pandas as pd
+
+    metrics = metrics or STUDY_METRICS[part]
+
+    def key(r):
+        return r["dataset"], r["split"], r["seed"]
+
+    base = {key(r): r for r in rows if r.get("part") == part and r["condition"] == baseline}
+    diffs = [{"dataset": r["dataset"], "metric": m, "diff": 100 * (r[m] - base[key(r)][m])}
+             for r in rows if r.get("part") == part and r["condition"] == condition and key(r) in base
+             for m in metrics]
+    frame = pd.DataFrame(diffs, columns=["dataset", "metric", "diff"])
+    grouped = frame.groupby(["dataset", "metric"], sort=False)["diff"]
+    out = pd.DataFrame({f"{condition} - {baseline}": grouped.mean().round(1),
+                        "std": grouped.std(ddof=1).fillna(0.0).round(1),
+                        "wins": grouped.apply(lambda d: int((d > 0).sum())), "pairs": grouped.size()})
+    return out.reset_index()
