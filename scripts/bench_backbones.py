@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/bench_backbones.py               # CPU-sized configs, 2 threads
     .venv/bin/python scripts/bench_backbones.py --paper --threads 16 --json
+    .venv/bin/python scripts/bench_backbones.py --out results/bench/backbones_cpu.json  # read by chapter 04
 
 Each backbone is measured in its own process so that its peak resident memory (CPU) or peak
 allocated memory (CUDA) is its own. Inputs are random (N, M, T, V, 3) batches in the NTU layout:
@@ -10,7 +11,10 @@ speed does not depend on the values. Timings are only comparable on an otherwise
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
+import platform
 import resource
 import subprocess
 import sys
@@ -82,13 +86,14 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--layout", default="ntu25")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--out", help="also write the rows and the machine they ran on to this JSON file")
     p.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one backbone in this process
     args = p.parse_args(argv)
     if args.one:
         print(json.dumps(measure(args.one, args.paper, args.threads, args.batch, args.persons, args.steps,
                                  args.layout)))
         return 0
-    rows = []
+    rows, load_before = [], os.getloadavg()[0]
     for name in args.backbones:
         cmd = [sys.executable, __file__, "--one", name, "--threads", str(args.threads), "--batch",
                str(args.batch), "--persons", str(args.persons), "--steps", str(args.steps), "--layout", args.layout]
@@ -96,6 +101,8 @@ def main(argv=None) -> int:
             cmd.append("--paper")
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    if args.out:
+        write_report(args.out, rows, load_before)
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -105,6 +112,35 @@ def main(argv=None) -> int:
               f"{r['inference_samples_per_s']:9.1f} {r['peak_memory_mb']:9.1f}  {r['device']} "
               f"({r['threads']} threads, batch {r['batch']} x {r['persons']} persons, {r['frames']} frames)")
     return 0
+
+
+def write_report(path: str, rows: list[dict], load_before: float) -> None:
+    """The rows with what they were measured on: timings mean little without the machine and its load."""
+    import torch
+
+    machine = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+               "cpu": _cpu_name(), "logical_cpus": os.cpu_count(), "torch": torch.__version__,
+               "python": platform.python_version(),
+               "load_average_1min_before": round(load_before, 2),
+               "load_average_1min_after": round(os.getloadavg()[0], 2)}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump({"machine": machine, "rows": rows}, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+    print(f"wrote {path}")
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -42,6 +42,20 @@ def test_the_book_ships_sweep_records_of_both_datasets():
         assert r["split"]["unseen"] and "zsl_top1" in r["metrics"]
 
 
+def test_the_sweep_is_complete_and_has_no_duplicates():
+    """Exactly the grid `make sweep` runs: 3 seeds x the splits of each dataset x 3 methods, once each."""
+    import re
+
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    methods = re.search(r"^SWEEP_METHODS \?= (.+)$", makefile, re.M).group(1).split()
+    seeds = [int(s) for s in re.search(r"^SWEEP_SEEDS \?= (.+)$", makefile, re.M).group(1).split()]
+    splits = {"kard": [f"random:5:seed={k}" for k in range(5)],
+              "nw-ucla": [f"random:3:seed={k}" for k in range(5)] + ["purls:5/5", "purls:8/2"]}
+    runs = [(r["dataset"], r["split"]["name"], r["seed"], r["method"]) for r in _records()]
+    expected = [(d, split, seed, m) for d in splits for split in splits[d] for seed in seeds for m in methods]
+    assert sorted(runs) == sorted(expected)
+
+
 @pytest.mark.realdata
 def test_every_record_is_the_run_the_current_code_would_do(tmp_path):
     from zssar.data.registry import load_dataset
