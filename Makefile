@@ -81,6 +81,8 @@ gap-study: $(VENV)/.installed
 	NW-UCLA: set ZSSAR_DATA to the folder that holds kard/ and nw-ucla/"; exit 2; }
 	$(GAP_STUDY) --dataset kard --ablation --out results/gap_study/kard.jsonl \
 	    --splits random:5:seed=0 random:5:seed=1 random:5:seed=2
+	$(GAP_STUDY) --dataset kard --skip-supervised --calibration held_out --out results/gap_study/kard.jsonl \
+	    --splits random:5:seed=0 random:5:seed=1 random:5:seed=2
 	$(GAP_STUDY) --dataset nw-ucla --out results/gap_study/nw-ucla.jsonl --splits random:3:seed=0
 
 lab: $(VENV)/.installed

@@ -47,8 +47,9 @@ def test_zero_shot_pairs_only_the_same_split_and_seed():
 
 
 def test_ablation_rows_change_one_setting_and_skip_the_reference(study):
-    args = study.argparse.Namespace(seeds=[0], splits=[], skip_supervised=False, ablation=True, epochs=60,
-                                    batch_size=16, partition="4", text="both", text_tower="frozen")
+    args = study.argparse.Namespace(seeds=[0], splits=["random:5:seed=0"], skip_supervised=False, ablation=True,
+                                    epochs=60, batch_size=16, partition="4", text="both", text_tower="frozen",
+                                    calibration="shared")
     plan = list(study.planned(args))
     ablation = {condition: variant for part, _, condition, _, variant, _ in plan if part == "ablation"}
     assert set(ablation) == {"gap partition=global", "gap partition=2", "gap partition=6",
@@ -56,6 +57,11 @@ def test_ablation_rows_change_one_setting_and_skip_the_reference(study):
     ids = [study.row_id(part, "kard", "default", split, c, seed, args, v) for part, split, c, seed, v, _ in plan]
     assert len(set(ids)) == len(ids)
     # Rows written before the ablation existed keep their identity (a rerun skips them).
+    zero_shot = [c for part, _, c, _, _, _ in plan if part == "zero-shot"]
+    assert zero_shot == ["gap (objective gap)", "global (objective ce)"]
+    args.calibration = "held_out"  # its own rows, the shared ones untouched
+    assert [c for part, _, c, _, _, _ in study.planned(args) if part == "zero-shot"] == \
+        ["gap (objective gap, held-out calibration)", "global (objective ce, held-out calibration)"]
     assert ids[1] == json.dumps(["supervised", "kard", "default", "none", "gap", 0, 60, 16, "4", "both", "frozen"])
     assert json.loads(study.row_id("ablation", "kard", "default", "none", "gap text=label", 0, args,
                                    ablation["gap text=label"]))[-3:] == ["4", "label", "frozen"]

@@ -39,6 +39,9 @@ from .text.encoders import CachedEncoder, get_encoder
 from .utils import progress
 
 
+CALIBRATIONS = ("shared", "held_out")
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that defines one run. Every notebook parameter maps to one field here."""
@@ -55,6 +58,15 @@ class RunConfig:
     dataset_options: dict = field(default_factory=dict)
     data_root: str | None = None
     cache_dir: str | None = None
+    # Which backbone's features gamma, delta and the method's settings are chosen on: "shared" (the
+    # run's backbone, trained once on every seen class, pseudo-unseen ones included) or "held_out" (a
+    # second backbone trained without the pseudo-unseen classes, so the seen_val problem is as unseen
+    # as the real one; one more backbone to train per run).
+    calibration: str = "shared"
+
+    def __post_init__(self):
+        if self.calibration not in CALIBRATIONS:
+            raise InvalidConfig(f"calibration {self.calibration!r}: use one of {list(CALIBRATIONS)}")
 
 
 @dataclass
@@ -104,6 +116,28 @@ def select_method_settings(probe: Method, features: FeatureSet, labels: np.ndarr
     chosen = {k: rows[best][k] for k in names}
     probe.apply_selected(**chosen)
     return chosen, rows
+
+
+def calibration_protocol(protocol: Protocol, labels: np.ndarray) -> Protocol:
+    """The protocol of the held-out calibration backbone: trained on the pseudo-seen classes only.
+
+    Its ``seen_train`` / ``seen_val`` are the run's, less the pseudo-unseen classes' samples, and its
+    split counts the pseudo-unseen classes as unseen (so its cache key differs from the run's). A
+    backbone trained on it has never seen a pseudo-unseen sample, as the run's backbone has never
+    seen an unseen one; nothing of the test views changes.
+    """
+    from dataclasses import replace
+
+    from .data.splits import Split
+
+    pseudo_seen = protocol.pseudo_seen
+    views = dict(protocol.views)
+    for name in ("seen_train", "seen_val"):
+        views[name] = views[name][np.isin(labels[views[name]], pseudo_seen)]
+    split = Split(name=f"{protocol.split.name} (calibration: pseudo-unseen held out)", seen=pseudo_seen,
+                  unseen=tuple(sorted(protocol.unseen + protocol.pseudo_unseen)),
+                  num_classes=protocol.split.num_classes, source=protocol.split.source)
+    return replace(protocol, split=split, views=views, pseudo_unseen=())
 
 
 def select_calibration(method_name: str, settings: dict, features: FeatureSet, labels: np.ndarray,
@@ -196,6 +230,11 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
                    show_progress=show_progress, objective=config.objective)
     features = pre.features
     lap("pretrain_backbone")
+    held_out = None
+    if config.calibration == "held_out" and protocol.pseudo_unseen:
+        held_out = pretrain(data, calibration_protocol(protocol, data.labels), config.backbone, seed=config.seed,
+                            cache_dir=config.cache_dir, show_progress=show_progress, objective=config.objective)
+        lap("pretrain_calibration_backbone")
 
     settings = method_settings_for(config, data)
     method = make_method(config.method, **settings)
@@ -205,7 +244,8 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
     lap("encode_text")
 
     labels = data.labels  # test labels are read again only in the metrics block below
-    selected = select_calibration(config.method, settings, features, labels, protocol, text, config.seed)
+    selected = select_calibration(config.method, settings, held_out.features if held_out else features, labels,
+                                  protocol, text, config.seed)
     lap("select_on_seen_val")
 
     train = protocol.views["seen_train"]
@@ -263,6 +303,9 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
         "objective": config.objective or config.backbone.objective,
         "backbone_cache": {"key": pre.key, "hit": pre.cache_hit, "best_epoch": pre.best_epoch,
                            "seen_val_accuracy": pre.seen_val_accuracy},
+        "calibration": {"backbone": config.calibration} | (
+            {"backbone_cache": {"key": held_out.key, "hit": held_out.cache_hit, "best_epoch": held_out.best_epoch,
+                                "seen_val_accuracy": held_out.seen_val_accuracy}} if held_out else {}),
         "encoder": config.encoder,
         "text_source": bank.source,
         "method": config.method,
@@ -404,7 +447,8 @@ def run_identity(config: RunConfig, data: SkeletonSet) -> dict:
         "setting": protocol_for(config, data).setting, "method": config.method,
         "method_settings": _requested(config.method, settings),
         "seed": config.seed, "encoder": config.encoder,
-        "backbone": asdict(config.backbone) | {"objective": config.objective or config.backbone.objective}},
+        "backbone": asdict(config.backbone) | {"objective": config.objective or config.backbone.objective},
+        **({} if config.calibration == "shared" else {"calibration": config.calibration})},
         default=json_default))
 
 
@@ -420,7 +464,12 @@ def record_identity(record: dict) -> dict:
     return {"dataset": record["dataset"], "samples": record["samples"], "split": record["split"]["name"],
             "setting": record["setting"], "method": record["method"],
             "method_settings": _requested(record["method"], record["method_settings"]), "seed": record["seed"],
-            "encoder": record["encoder"], "backbone": record["backbone"]}
+            "encoder": record["encoder"], "backbone": record["backbone"],
+            **({} if _calibration(record) == "shared" else {"calibration": _calibration(record)})}
+
+
+def _calibration(record: dict) -> str:
+    return record.get("calibration", {}).get("backbone", "shared")  # records before the option: shared
 
 
 def run_many(config: RunConfig, *, seeds=None, splits=None, methods=None, data: SkeletonSet | None = None,

@@ -22,6 +22,9 @@ def add_arguments(p) -> None:
     p.add_argument("--objective", default="ce", choices=["ce", "gap"],
                    help="backbone pretraining objective: ce (cross-entropy) or gap (CE + GAP's multi-part text "
                         "loss; --method gap then scores with the heads and prompts trained with it)")
+    p.add_argument("--calibration", default="shared", choices=["shared", "held_out"],
+                   help="features gamma/delta/method settings are chosen on: shared (the run's backbone) or "
+                        "held_out (a second backbone trained without the pseudo-unseen classes)")
     p.add_argument("--set", dest="method_settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a method setting (VALUE read as JSON when it parses, else as text); repeatable")
     p.add_argument("--cache", default=None, help="cache folder (default: $ZSSAR_CACHE or ~/.cache/zssar)")
@@ -61,7 +64,7 @@ def main(args) -> dict:
         make_method(method, **settings)  # fail early on an unknown method or setting
     config = RunConfig(dataset=args.dataset, split=args.split[0], setting=args.setting, method=args.method[0],
                        seed=args.seed[0], encoder=args.encoder, data_root=args.root, cache_dir=args.cache,
-                       method_settings=settings, objective=args.objective)
+                       method_settings=settings, objective=args.objective, calibration=args.calibration)
     if args.epochs is not None:
         config = replace(config, backbone=replace(config.backbone, epochs=args.epochs))
     records = run_many(config, seeds=args.seed, splits=args.split, methods=args.method, results=args.results,
