@@ -98,3 +98,24 @@ def test_a_rerun_skips_the_rows_already_written(study, monkeypatch, tmp_path, ca
     study.main([*argv, "--ablation"])  # only the six new rows are computed
     assert len(calls) == 12 and all(objective == "gap" and variant for objective, _, variant in calls)
 
+
+
+def test_the_book_ships_the_gap_study(study):
+    """results/gap_study/ (read by chapter 05) holds 3 seeds of every row the Makefile's study plans."""
+    from zssar.results import BOOK_RESULTS
+
+    rows = load_records(BOOK_RESULTS / "gap_study", STUDY_KEYS)
+    assert len({r["id"] for r in rows}) == len(rows), "a study row is recorded twice"
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["part"], r["split"], r["condition"]), set()).add(r["seed"])
+    assert all(seeds == {0, 1, 2} for seeds in groups.values()), groups
+    for dataset in ("kard", "nw-ucla"):
+        assert {(dataset, "supervised", "none", c) for c in ("ce", "gap")} <= set(groups)
+        splits = {s for d, part, s, _ in groups if d == dataset and part == "zero-shot"}
+        assert splits, f"no zero-shot rows for {dataset}"
+        for split in splits:  # each GAP row has its baseline on the same split
+            conditions = {c for d, part, s, c in groups if (d, part, s) == (dataset, "zero-shot", split)}
+            assert {"gap (objective gap)", "global (objective ce)"} <= conditions
+    ablation = {c for d, part, _, c in groups if (d, part) == ("kard", "ablation")}
+    assert ablation == set(study.ABLATION) - {"gap partition=4", "gap text=both"}
