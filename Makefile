@@ -85,6 +85,8 @@ gap-study: $(VENV)/.installed
 	    --splits random:5:seed=0 random:5:seed=1 random:5:seed=2
 	$(GAP_STUDY) --dataset nw-ucla --out results/gap_study/nw-ucla.jsonl \
 	    --splits random:3:seed=0 random:3:seed=1
+	$(GAP_STUDY) --dataset nw-ucla --skip-supervised --calibration held_out --out results/gap_study/nw-ucla.jsonl \
+	    --splits random:3:seed=0
 
 lab: $(VENV)/.installed
 	$(BIN)/jupyter lab notebooks
