@@ -116,11 +116,10 @@ def main(argv=None) -> int:
 
 def write_report(path: str, rows: list[dict], load_before: float) -> None:
     """The rows with what they were measured on: timings mean little without the machine and its load."""
-    import torch
+    from zssar.experiment import versions
 
     machine = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-               "cpu": _cpu_name(), "logical_cpus": os.cpu_count(), "torch": torch.__version__,
-               "python": platform.python_version(),
+               "cpu": _cpu_name(), "logical_cpus": os.cpu_count(), **versions(),
                "load_average_1min_before": round(load_before, 2),
                "load_average_1min_after": round(os.getloadavg()[0], 2)}
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -25,7 +25,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from zssar.results import STUDY_METRICS
+from zssar.results import STUDY_KEYS, STUDY_METRICS, load_records
 
 SUPERVISED = ("ce", "gap")  # pretraining objectives
 ZERO_SHOT = {"gap (objective gap)": ("gap", "gap"), "global (objective ce)": ("global", "ce")}  # method, objective
@@ -87,9 +87,9 @@ def zero_shot_row(data, args, split: str, method: str, objective: str, seed: int
             "seconds": round(time.perf_counter() - start, 2)}
 
 
-def zero_shot_condition(condition: str, args) -> str:
+def zero_shot_condition(condition: str, calibration: str) -> str:
     """``gap (objective gap)``, or ``gap (objective gap, held-out calibration)`` with --calibration held_out."""
-    return condition if args.calibration == "shared" else f"{condition[:-1]}, held-out calibration)"
+    return condition if calibration == "shared" else f"{condition[:-1]}, held-out calibration)"
 
 
 def planned(args):
@@ -102,7 +102,7 @@ def planned(args):
     for split in args.splits:
         for seed in args.seeds:
             for condition, (method, objective) in ZERO_SHOT.items():
-                yield "zero-shot", split, zero_shot_condition(condition, args), seed, None, (
+                yield "zero-shot", split, zero_shot_condition(condition, args.calibration), seed, None, (
                     lambda d, sp=split, m=method, o=objective, s=seed: zero_shot_row(d, args, sp, m, o, s))
     if args.ablation:
         for seed in args.seeds:
@@ -113,11 +113,8 @@ def planned(args):
                     lambda d, s=seed, v=variant: supervised_row(d, args, "gap", s, v))
 
 
-def read_rows(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+def stored_rows(path: Path) -> list[dict]:
+    return load_records(path, STUDY_KEYS) if path.exists() else []  # a damaged line is named, not skipped
 
 
 def tables(rows: list[dict]) -> str:
@@ -130,7 +127,7 @@ def tables(rows: list[dict]) -> str:
         out.append(f"paired:\n{study_paired(rows, 'supervised', 'gap', 'ce').to_string(index=False)}")
     if "zero-shot" in parts:
         for calibration in ("shared", "held_out"):
-            names = [zero_shot_condition(c, argparse.Namespace(calibration=calibration)) for c in ZERO_SHOT]
+            names = [zero_shot_condition(c, calibration) for c in ZERO_SHOT]
             if all(any(r["condition"] == n for r in rows) for n in names):
                 out.append(f"paired:\n{study_paired(rows, 'zero-shot', *names).to_string(index=False)}")
     return "\n\n".join(out)
@@ -164,7 +161,7 @@ def main(argv=None) -> list[dict]:
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = {r["id"] for r in read_rows(out)}
+    done = {r["id"] for r in stored_rows(out)}
     data = load_dataset(args.dataset, args.root)
     print(f"{data.name}: {len(data)} samples, {data.num_classes} classes ({data.source})", flush=True)
     study_start = time.perf_counter()
@@ -186,7 +183,7 @@ def main(argv=None) -> list[dict]:
         print(f"done: {part} {split} {condition} seed {seed}: {metric} {row[metric]:.4f} "
               f"({row['seconds']:.1f} s)", flush=True)
     print(f"study time this run: {time.perf_counter() - study_start:.1f} s")
-    rows = [r for r in read_rows(out) if r["id"] in wanted]  # this study's rows, not other settings'
+    rows = [r for r in stored_rows(out) if r["id"] in wanted]  # this study's rows, not other settings'
     print(tables(rows))
     return rows
 

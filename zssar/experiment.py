@@ -448,7 +448,7 @@ def run_identity(config: RunConfig, data: SkeletonSet) -> dict:
         "method_settings": _requested(config.method, settings),
         "seed": config.seed, "encoder": config.encoder,
         "backbone": asdict(config.backbone) | {"objective": config.objective or config.backbone.objective},
-        **({} if config.calibration == "shared" else {"calibration": config.calibration})},
+        **_calibration_identity(config.calibration)},
         default=json_default))
 
 
@@ -465,11 +465,12 @@ def record_identity(record: dict) -> dict:
             "setting": record["setting"], "method": record["method"],
             "method_settings": _requested(record["method"], record["method_settings"]), "seed": record["seed"],
             "encoder": record["encoder"], "backbone": record["backbone"],
-            **({} if _calibration(record) == "shared" else {"calibration": _calibration(record)})}
+            **_calibration_identity(record.get("calibration", {}).get("backbone", "shared"))}
 
 
-def _calibration(record: dict) -> str:
-    return record.get("calibration", {}).get("backbone", "shared")  # records before the option: shared
+def _calibration_identity(calibration: str) -> dict:
+    """Nothing for the default (so records written before the option keep their identity)."""
+    return {} if calibration == "shared" else {"calibration": calibration}
 
 
 def run_many(config: RunConfig, *, seeds=None, splits=None, methods=None, data: SkeletonSet | None = None,

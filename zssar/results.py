@@ -78,12 +78,25 @@ def paired_differences(records: list[dict], method: str, baseline: str, metrics=
         for name in metrics:
             diff = r["metrics"].get(METRICS[name], np.nan) - base[key(r)]["metrics"].get(METRICS[name], np.nan)
             rows.append({**group, "metric": name, "diff": diff})
-    frame = pd.DataFrame(rows, columns=[*by, "metric", "diff"])
-    grouped = frame.groupby([*by, "metric"], sort=False)["diff"]
-    out = pd.DataFrame({f"mean {method} - {baseline}": grouped.mean(), "std": grouped.std(ddof=1).fillna(0.0),
+    return _difference_stats(pd.DataFrame(rows, columns=[*by, "metric", "diff"]), [*by, "metric"],
+                             f"mean {method} - {baseline}")
+
+
+def _difference_stats(frame, keys: list[str], label: str):
+    """Per group of ``keys``: mean (column ``label``) and std (ddof=1; 0 for one pair) of ``diff``,
+    and how many pairs the first side wins, ties and has."""
+    import pandas as pd
+
+    grouped = frame.groupby(keys, sort=False)["diff"]
+    out = pd.DataFrame({label: grouped.mean(), "std": grouped.std(ddof=1).fillna(0.0),
                         "wins": grouped.apply(lambda d: int((d > 0).sum())),
                         "ties": grouped.apply(lambda d: int((d == 0).sum())), "pairs": grouped.size()})
     return out.reset_index()
+
+
+def _plus_minus(mean: float, std: float) -> str:
+    """A fraction's mean ± std as the chapters print it: in %, one decimal."""
+    return f"{100 * mean:.1f} ± {100 * std:.1f}"
 
 
 def split_family(record: dict) -> str:
@@ -137,7 +150,7 @@ def summary_table(records: list[dict], by=("dataset", "method"), metrics=("ZSL",
     agg = aggregate(records, by=by, metrics=metrics)
     out = agg[list(by)].copy()
     for m in metrics:
-        out[m] = [f"{100 * a:.1f} ± {100 * b:.1f}" for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
+        out[m] = [_plus_minus(a, b) for a, b in zip(agg[f"{m}_mean"], agg[f"{m}_std"])]
     out["runs"] = agg["runs"]
     return out
 
@@ -183,8 +196,7 @@ def study_summary(rows: list[dict], part: str, by=("dataset", "condition")):
         row = dict(zip(by, group))
         for m in metrics:
             values = members[m].astype(float)
-            std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-            row[m] = f"{100 * values.mean():.1f} ± {100 * std:.1f}"
+            row[m] = _plus_minus(values.mean(), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0)
         row["runs"], row["splits"] = len(members), members["split"].nunique()
         out.append(row)
     return pd.DataFrame(out, columns=[*by, *metrics, "runs", "splits"])
@@ -192,7 +204,7 @@ def study_summary(rows: list[dict], part: str, by=("dataset", "condition")):
 
 def study_paired(rows: list[dict], part: str, condition: str, baseline: str, metrics=None):
     """``condition`` minus ``baseline`` on the runs they share (same dataset, split and seed), in
-    points: per dataset and metric the mean and std (ddof=1) of the difference, wins and pairs."""
+    points: per dataset and metric the mean and std (ddof=1) of the difference, wins, ties and pairs."""
     import pandas as pd
 
     metrics = metrics or STUDY_METRICS[part]
@@ -204,9 +216,6 @@ def study_paired(rows: list[dict], part: str, condition: str, baseline: str, met
     diffs = [{"dataset": r["dataset"], "metric": m, "diff": 100 * (r[m] - base[key(r)][m])}
              for r in rows if r.get("part") == part and r["condition"] == condition and key(r) in base
              for m in metrics]
-    frame = pd.DataFrame(diffs, columns=["dataset", "metric", "diff"])
-    grouped = frame.groupby(["dataset", "metric"], sort=False)["diff"]
-    out = pd.DataFrame({f"{condition} - {baseline}": grouped.mean().round(1),
-                        "std": grouped.std(ddof=1).fillna(0.0).round(1),
-                        "wins": grouped.apply(lambda d: int((d > 0).sum())), "pairs": grouped.size()})
-    return out.reset_index()
+    label = f"{condition} - {baseline}"
+    out = _difference_stats(pd.DataFrame(diffs, columns=["dataset", "metric", "diff"]), ["dataset", "metric"], label)
+    return out.round({label: 1, "std": 1})
