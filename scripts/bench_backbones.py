@@ -26,23 +26,18 @@ BACKBONES = ("stgcn", "shiftgcn", "ctrgcn")
 def measure(name: str, paper: bool, threads: int, batch: int, persons: int, steps: int, layout: str) -> dict:
     import torch
 
-    from zssar.backbones.pretrain import BackboneConfig, build_backbone
+    from zssar.backbones.config import BackboneConfig, build_backbone
     from zssar.data.layouts import get_layout
     from zssar.utils import get_device
 
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
     config = BackboneConfig.paper(name) if paper else BackboneConfig(name=name)
     device = get_device()
-
-    class _Data:
-        pass
-
-    data = _Data()
-    data.layout = get_layout(layout)
-    model = build_backbone(config, data, 60).to(device)
-    x = torch.randn(batch, persons, config.frames, data.layout.num_joints, 3, device=device)
-    y = torch.randint(0, 60, (batch,), device=device)
+    skeleton = get_layout(layout)
+    gen = torch.Generator().manual_seed(0)
+    model = build_backbone(config, skeleton, 60).to(device)
+    x = torch.randn(batch, persons, config.frames, skeleton.num_joints, 3, generator=gen).to(device)
+    y = torch.randint(0, 60, (batch,), generator=gen).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
 
     def train_step():
@@ -116,7 +111,7 @@ def main(argv=None) -> int:
 
 def write_report(path: str, rows: list[dict], load_before: float) -> None:
     """The rows with what they were measured on: timings mean little without the machine and its load."""
-    from zssar.experiment import versions
+    from zssar.records import versions
 
     machine = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                "cpu": _cpu_name(), "logical_cpus": os.cpu_count(), **versions(),

@@ -35,8 +35,9 @@ def best_of(fn, repeats: int) -> float:
 
 
 def main(argv=None) -> dict:
-    from zssar.experiment import RunConfig, run_experiment
+    from zssar.methods.base import Stream
     from zssar.methods.purls import Purls
+    from zssar.runner import RunConfig, run_experiment
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="synthetic")
@@ -59,9 +60,9 @@ def main(argv=None) -> dict:
         config = replace(config, backbone=replace(config.backbone, epochs=args.epochs))
     run = run_experiment(config, show_progress=False)
     dyna, protocol = run.method, run.protocol
-    index = protocol.views["gzsl_test"][: args.samples]
+    index = run.samples["gzsl"][: args.samples]  # the GZSL test stream as the runner scored it
     feats = run.pretrained.features.subset(index)
-    text = run.text_embeddings.take(protocol.seen + protocol.unseen)
+    text = run.text.take(run.candidates["gzsl"])
     n = len(feats)
     rows = [feats.subset([i]) for i in range(n)]
 
@@ -73,8 +74,9 @@ def main(argv=None) -> dict:
     updates = {}
     for every in sorted({1, dyna.refine_every}):
         dyna.refine_every = every
-        ms[f"dynapurls_every{every}"] = 1e3 * best_of(lambda: dyna.scores(feats, text), args.repeats) / n
-        updates[f"dynapurls_every{every}"] = dyna.last_stream["updates"]
+        ms[f"dynapurls_every{every}"] = 1e3 * best_of(lambda: dyna.scores(feats, text, stream=Stream()),
+                                                      args.repeats) / n
+        updates[f"dynapurls_every{every}"] = dyna.scores(feats, text, stream=Stream()).trace["updates"]
     default = f"dynapurls_every{max(int(k[15:]) for k in updates)}"
     out = {"dataset": run.data.name, "split": protocol.split.name, "samples": n, "candidates": len(text.class_ids),
            "selected": run.record["selected"]["method_selected"], "confidence": args.confidence,

@@ -16,7 +16,7 @@ import time
 
 
 def ntu120_texts() -> dict[str, list[str]]:
-    from zssar.data.classnames import NTU120_CLASSES
+    from zssar.classnames import NTU120_CLASSES
     from zssar.text.descriptions import text_bank_for
     from zssar.text.schema import field_names
 

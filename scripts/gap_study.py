@@ -41,13 +41,15 @@ def gap_settings(args, variant: dict | None = None) -> dict:
     return {"partition": args.partition, "text": args.text, "text_tower": args.text_tower, **(variant or {})}
 
 
-def backbone_config(args, objective: str, variant: dict | None = None):
-    from zssar.backbones.gap_objective import GapConfig
-    from zssar.backbones.pretrain import BackboneConfig
+def run_config(args, objective: str, variant: dict | None = None, **fields):
+    """The study's run configuration: its Shift-GCN, and GAP's objective settings when it pretrains with GAP."""
+    from zssar.backbones.config import BackboneConfig
+    from zssar.runner import RunConfig
 
-    gap = GapConfig(**gap_settings(args, variant))
-    return replace(BackboneConfig(name="shiftgcn"), epochs=args.epochs, batch_size=args.batch_size,
-                   objective=objective, gap=gap)
+    backbone = replace(BackboneConfig(name="shiftgcn"), epochs=args.epochs, batch_size=args.batch_size)
+    return RunConfig(dataset=args.dataset, setting=args.setting, backbone=backbone, objective=objective,
+                     objective_settings=gap_settings(args, variant) if objective == "gap" else {},
+                     data_root=args.root, cache_dir=args.cache, **fields)
 
 
 def row_id(part: str, dataset: str, setting: str, split: str, condition: str, seed: int, args,
@@ -59,26 +61,23 @@ def row_id(part: str, dataset: str, setting: str, split: str, condition: str, se
 
 
 def supervised_row(data, args, objective: str, seed: int, variant: dict | None = None) -> dict:
-    from zssar.backbones.pretrain import pretrain
-    from zssar.commands.pretrain import seen_test_accuracy
-    from zssar.experiment import RunConfig, protocol_for
+    from zssar.runner import check_backbone
 
-    protocol = protocol_for(RunConfig(dataset=args.dataset, split="none", setting=args.setting, seed=seed), data)
     start = time.perf_counter()
-    pre = pretrain(data, protocol, backbone_config(args, objective, variant), seed=seed, cache_dir=args.cache,
-                   show_progress=not args.quiet)
-    return {"seen_test_top1": seen_test_accuracy(pre, data, protocol), "seen_val_accuracy": pre.seen_val_accuracy,
+    report = check_backbone(run_config(args, objective, variant, split="none", seed=seed), data,
+                            show_progress=not args.quiet)
+    pre = report.pretrained
+    return {"seen_test_top1": report.seen_test_top1, "seen_val_accuracy": pre.seen_val_accuracy,
             "best_epoch": pre.best_epoch, "cache_key": pre.key, "cache_hit": pre.cache_hit,
             "seconds": round(time.perf_counter() - start, 2),
             "training_seconds_when_built": round(pre.meta.get("seconds", 0.0), 2)}
 
 
 def zero_shot_row(data, args, split: str, method: str, objective: str, seed: int) -> dict:
-    from zssar.experiment import RunConfig, run_experiment
+    from zssar.runner import run_experiment
 
-    config = RunConfig(dataset=args.dataset, split=split, setting=args.setting, method=method, seed=seed,
-                       backbone=backbone_config(args, objective), objective=objective, data_root=args.root,
-                       cache_dir=args.cache, calibration=args.calibration)
+    config = run_config(args, objective, split=split, method=method, seed=seed, calibration=args.calibration,
+                        method_settings={"partition": args.partition, "text": args.text} if method == "gap" else {})
     start = time.perf_counter()
     record = run_experiment(config, data=data, show_progress=not args.quiet).record
     return {**{k: record["metrics"].get(k) for k in STUDY_METRICS["zero-shot"]},

@@ -26,6 +26,6 @@ def tiny_data():
 
 @pytest.fixture
 def tiny_backbone():
-    from zssar.backbones.pretrain import BackboneConfig
+    from zssar.backbones.config import BackboneConfig
 
     return BackboneConfig(channels=(8, 16), strides=(1, 2), epochs=2, frames=16, batch_size=16)

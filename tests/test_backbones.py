@@ -9,7 +9,8 @@ import torch
 
 from zssar.backbones import checkpoints
 from zssar.backbones.graph import directed_partition
-from zssar.backbones.pretrain import BackboneConfig, build_backbone, pretrain
+from zssar.backbones.config import BackboneConfig, build_backbone
+from zssar.backbones.pretrain import pretrain
 from zssar.backbones.shiftgcn import TemporalShift, shift_indices
 from zssar.backbones.streams import STREAMS, parents, to_stream
 from zssar.data.layouts import get_layout
@@ -22,14 +23,11 @@ LAYOUTS = ("ntu25", "kinect20", "openni15")
 TINY = dict(channels=(8, 16), strides=(1, 2), frames=12, dropout=0.0)
 
 
-class _Data:  # what build_backbone reads from a SkeletonSet
-    def __init__(self, layout):
-        self.layout = layout
-
-
 def _model(name, layout_name, num_classes=5, seed=0):
-    torch.manual_seed(seed)
-    return build_backbone(BackboneConfig(name=name, **TINY), _Data(get_layout(layout_name)), num_classes)
+    from zssar.utils import torch_seeded
+
+    with torch_seeded(seed):
+        return build_backbone(BackboneConfig(name=name, **TINY), get_layout(layout_name), num_classes)
 
 
 @pytest.mark.parametrize("name", BACKBONES)
@@ -146,7 +144,11 @@ def test_config_is_checked_and_paper_configuration_available():
         BackboneConfig(channels=(8, 16), strides=(1,))
     paper = BackboneConfig.paper("ctrgcn")
     assert paper.channels[-1] == 256 and len(paper.channels) == 10 and paper.frames == 64
-    assert "gap" not in BackboneConfig().identity() and "gap" in BackboneConfig(objective="gap").identity()
+    assert paper.optimizer == "sgd" and paper.lr == 0.1 and paper.warmup_epochs == 5 and paper.lr_steps == (35, 55)
+    # the SGD schedule's settings define the features only when SGD trains them
+    assert "lr_steps" not in BackboneConfig().identity() and paper.identity()["lr_steps"] == (35, 55)
+    with pytest.raises(InvalidConfig, match="unknown optimizer 'rmsprop'"):
+        BackboneConfig(optimizer="rmsprop")
 
 
 def _protocol(data, split="random:3:seed=1"):

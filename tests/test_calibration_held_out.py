@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 from zssar.backbones.pretrain import pretrain
+from zssar.data.protocol import calibration_protocol
 from zssar.data.registry import load_dataset
 from zssar.errors import InvalidConfig
+from zssar.records import record_identity, run_identity
 from zssar.results import json_default
-from zssar.experiment import (RunConfig, calibration_protocol, protocol_for, record_identity, run_experiment,
-                              run_identity)
+from zssar.runner import RunConfig, protocol_for, run_experiment
 
 SPLIT = "random:3:seed=2"
 
@@ -61,7 +62,7 @@ def test_held_out_calibration_uses_a_second_backbone(data, tiny_backbone, tmp_pa
     assert run_identity(base, data) == record_identity(shared.record)
     assert run_identity(replace(base, calibration="held_out"), data) == \
         record_identity(held.record) != record_identity(shared.record)
-    old = {k: v for k, v in shared.record.items() if k != "calibration"}
+    old = {k: v for k, v in shared.record.items() if k != "calibration"}  # a record written before the option
     assert record_identity(old) == record_identity(shared.record)
 
 
@@ -74,15 +75,19 @@ def test_held_out_calibration_passes_the_leak_canary(data, tiny_backbone, tmp_pa
 
     protocol = protocol_for(RunConfig(split=SPLIT), data)
     labels = data.labels.copy()
-    test_idx = protocol.views["unseen_test"]
-    labels[test_idx] = np.random.default_rng(0).permutation(labels[test_idx])
+    rng = np.random.default_rng(0)
+    for view in ("unseen_test", "seen_test"):  # both test views' labels shuffled
+        test_idx = protocol.views[view]
+        labels[test_idx] = rng.permutation(labels[test_idx])
     permuted = from_arrays(data.x, labels, data.class_names, data.layout, subjects=data.subjects,
                            views=data.views, lengths=data.lengths, sample_ids=data.sample_ids, name=data.name)
     config = RunConfig(split=SPLIT, backbone=tiny_backbone, cache_dir=str(tmp_path), calibration="held_out",
                        method_settings={"epochs": 5})
     a = run_experiment(config, data=data, show_progress=False)
     b = run_experiment(config, data=permuted, show_progress=False)
+    assert a.record["calibration"]["backbone_cache"]["key"] != b.record["calibration"]["backbone_cache"]["key"]
     assert a.record["selected"] == b.record["selected"]
+    assert a.method.state_digest() == b.method.state_digest()
     for name in a.predictions:
         np.testing.assert_array_equal(a.predictions[name], b.predictions[name])
 

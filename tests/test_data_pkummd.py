@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from zssar.data.classnames import PKU51_CLASSES
+from zssar.classnames import PKU51_CLASSES
 from zssar.data.protocol import train_mask
 from zssar.data.readers.pkummd import read_skeleton, read_split_file
 from zssar.data.registry import load_dataset

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zssar.data.classnames import CLASS_NAMES
+from zssar.classnames import CLASS_NAMES
 from zssar.data.ntu import SampleTable, ntu_sample_table
 from zssar.data.protocol import ProtocolConfig, assert_no_leak, build_protocol, train_mask
 from zssar.data.split_registry import SPLITS, registered_splits, split_for

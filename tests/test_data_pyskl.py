@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from zssar.data.classnames import NTU60_CLASSES, NTU120_CLASSES, NWUCLA_CLASSES
+from zssar.classnames import NTU60_CLASSES, NTU120_CLASSES, NWUCLA_CLASSES
 from zssar.data.protocol import train_mask
 from zssar.data.readers.pyskl import load_pyskl, parse_spec
 from zssar.data.registry import load_dataset

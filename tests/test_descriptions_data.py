@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from zssar.data.classnames import (
+from zssar.classnames import (
     KARD_CLASSES,
     NTU120_CLASSES,
     NWUCLA_CLASSES,

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from zssar.errors import InvalidConfig
-from zssar.methods.base import make_method
+from zssar.evaluate import entropy_gate
+from zssar.methods.base import Stream, make_method
 from zssar.methods.dynapurls import MemoryBank
 from test_purls import SEEN, SMALL, _fit, toy  # noqa: F401  (toy is a fixture)
 
@@ -16,38 +17,42 @@ def pair(toy):  # noqa: F811
 
 
 def test_without_updates_dynapurls_is_purls(toy, pair):  # noqa: F811
-    feats, _, text = toy
+    feats, _, text, _ = toy
     purls, dyna = pair
     assert purls.state_digest() == dyna.state_digest()  # same frozen network
     dyna.apply_selected(refine_lr=0.0)
-    np.testing.assert_allclose(dyna.scores(feats, text), purls.scores(feats, text), atol=1e-5)
+    np.testing.assert_allclose(dyna.scores(feats, text, stream=Stream()).values, purls.scores(feats, text).values,
+                               atol=1e-5)
     dyna.apply_selected(refine_lr=1e-2)
+    # without a stream there is nothing to adapt to: it scores as fitted
+    np.testing.assert_array_equal(dyna.scores(feats, text).values, purls.scores(feats, text).values)
 
 
 def test_refinement_changes_later_scores_only_and_keeps_network_frozen(toy, pair):  # noqa: F811
-    feats, y, text = toy
+    feats, y, text, _ = toy
     purls, dyna = pair
     digest = dyna.state_digest()
     unseen = np.flatnonzero(np.isin(y, UNSEEN))
     stream = feats.subset(unseen)
-    a = dyna.scores(stream, text.take(UNSEEN))
-    trace = dyna.last_stream
+    out = dyna.scores(stream, text.take(UNSEEN), stream=Stream())
+    a, trace = out.values, out.trace
     first = trace["order"][0]
-    base = purls.scores(stream, text.take(UNSEEN))
+    base = purls.scores(stream, text.take(UNSEEN)).values
     np.testing.assert_allclose(a[first], base[first], atol=1e-5)  # nothing adapted before the first row
     assert trace["updates"] > 0 and not np.allclose(a, base)
     assert dyna.state_digest() == digest
-    # every call is a fresh stream: same input, same scores
-    np.testing.assert_array_equal(dyna.scores(stream, text.take(UNSEEN)), a)
+    # every stream starts afresh: same input, same scores
+    np.testing.assert_array_equal(dyna.scores(stream, text.take(UNSEEN), stream=Stream()).values, a)
     assert sum(trace["bank_sizes"]) <= dyna.bank_size * len(UNSEEN)
 
 
 def test_candidate_permutation_permutes_columns_before_any_update(toy, pair):  # noqa: F811
-    feats, _, text = toy
+    feats, _, text, _ = toy
     _, dyna = pair
     dyna.apply_selected(refine_lr=0.0)
     perm = np.array([5, 1, 7, 0, 3, 6, 2, 4])
-    np.testing.assert_allclose(dyna.scores(feats, text.take(perm)), dyna.scores(feats, text)[:, perm], atol=1e-5)
+    np.testing.assert_allclose(dyna.scores(feats, text.take(perm), stream=Stream()).values,
+                               dyna.scores(feats, text, stream=Stream()).values[:, perm], atol=1e-5)
     dyna.apply_selected(refine_lr=1e-2)
 
 
@@ -66,12 +71,12 @@ def test_class_balanced_bank_keeps_the_most_confident_per_class():
 
 
 def test_bank_variants_run_and_settings_are_checked(toy, pair):  # noqa: F811
-    feats, y, text = toy
+    feats, y, text, _ = toy
     _, dyna = pair
     unseen = feats.subset(np.flatnonzero(np.isin(y, UNSEEN)))
     for kind in ("fifo", "none"):
         dyna.bank = kind
-        assert dyna.scores(unseen, text.take(UNSEEN)).shape == (len(unseen), 2)
+        assert dyna.scores(unseen, text.take(UNSEEN), stream=Stream()).values.shape == (len(unseen), 2)
     dyna.bank = "balanced"
     assert set(dyna.selectable()) == {"bank_size", "confidence", "refine_lr"}
     with pytest.raises(InvalidConfig, match="cannot select"):
@@ -83,40 +88,33 @@ def test_bank_variants_run_and_settings_are_checked(toy, pair):  # noqa: F811
 
 
 def test_gated_gzsl_stream_pseudo_labels_only_on_the_routed_side(toy, pair):  # noqa: F811
-    feats, _, text = toy
+    feats, _, text, _ = toy
     _, dyna = pair
     seen_cols = np.isin(text.class_ids, SEEN)
-    try:
-        dyna.set_gzsl_domains(seen_cols, delta=0.0)  # entropy is never < 0: every sample routed unseen
-        dyna.scores(feats, text)
-        sizes = np.array(dyna.last_stream["bank_sizes"])
-        assert not dyna.last_stream["routed_seen"].any()
-        assert sizes[seen_cols].sum() == 0 and sizes[~seen_cols].sum() > 0
-        dyna.set_gzsl_domains(seen_cols, delta=1.01)  # every sample routed seen
-        dyna.scores(feats, text)
-        sizes = np.array(dyna.last_stream["bank_sizes"])
-        assert sizes[~seen_cols].sum() == 0 and sizes[seen_cols].sum() > 0
-        with pytest.raises(InvalidConfig, match="set_gzsl_domains"):
-            dyna.scores(feats, text.take(UNSEEN))  # domains of another candidate list
-    finally:
-        dyna.set_gzsl_domains(None)
-    dyna.scores(feats, text)
-    assert dyna.last_stream["routed_seen"] is None
+    out = dyna.scores(feats, text, stream=Stream(seen_cols, entropy_gate(0.0, 1.0)))  # entropy is never < 0: all unseen
+    sizes = np.array(out.trace["bank_sizes"])
+    assert not out.trace["routed_seen"].any()
+    assert sizes[seen_cols].sum() == 0 and sizes[~seen_cols].sum() > 0
+    out = dyna.scores(feats, text, stream=Stream(seen_cols, entropy_gate(1.01, 1.0)))  # every sample routed seen
+    sizes = np.array(out.trace["bank_sizes"])
+    assert sizes[~seen_cols].sum() == 0 and sizes[seen_cols].sum() > 0
+    with pytest.raises(InvalidConfig, match="marks 8 candidates"):
+        dyna.scores(feats, text.take(UNSEEN), stream=Stream(seen_cols, entropy_gate(0.5, 1.0)))  # another candidate list
+    assert dyna.scores(feats, text, stream=Stream()).trace["routed_seen"] is None  # ZSL: no gate
 
 
 def test_gate_reads_the_static_purls_scores(toy, pair):  # noqa: F811
-    feats, _, text = toy
+    feats, _, text, _ = toy
     purls, dyna = pair
-    np.testing.assert_array_equal(dyna.gate_scores(feats, text), purls.scores(feats, text))
+    out = dyna.scores(feats, text, stream=Stream(np.isin(text.class_ids, SEEN), entropy_gate(0.5, 1.0)))
+    np.testing.assert_array_equal(out.gate, purls.scores(feats, text).values)
 
 
-def test_purls_training_runs_once_per_process_for_the_same_inputs(toy):  # noqa: F811
-    from zssar.methods import purls as purls_module
-
+def test_dynapurls_fits_the_same_network_as_purls_without_sharing_it(toy):  # noqa: F811
+    """No in-process cache: DynaPURLS trains its own copy, bit-identical to PURLS's, then freezes it."""
     first = _fit(toy)
-    trained = len(purls_module._FITTED)
     again = _fit(toy, name="dynapurls")
-    assert len(purls_module._FITTED) == trained  # reused, not retrained
     assert again.state_digest() == first.state_digest()
-    assert again.net is not first.net  # a copy: freezing DynaPURLS's network leaves PURLS's alone
+    assert again.net is not first.net
     assert any(p.requires_grad for p in first.net.parameters())
+    assert not any(p.requires_grad for p in again.net.parameters())

@@ -107,7 +107,8 @@ def test_per_class_table_averages_over_runs():
 
 
 def test_run_many_writes_one_record_per_split_and_seed(tiny_data, tiny_backbone, tmp_path):
-    from zssar.experiment import RunConfig, run_many
+    from zssar.runner import RunConfig
+    from zssar.sweep import run_many
     from zssar.results import load_records
 
     config = RunConfig(dataset="tiny", method="global", backbone=tiny_backbone, cache_dir=str(tmp_path / "c"),
@@ -145,9 +146,10 @@ def test_cli_settings_are_parsed_and_checked():
 
 
 def test_run_many_resumes_an_interrupted_sweep_of_several_methods(tiny_backbone, tmp_path, monkeypatch):
-    import zssar.experiment as experiment
+    import zssar.sweep as sweep
     from zssar.data.registry import load_dataset
-    from zssar.experiment import RunConfig, run_many
+    from zssar.runner import RunConfig
+    from zssar.sweep import run_many
     from zssar.results import load_records
 
     config = RunConfig(dataset="synthetic", backbone=tiny_backbone, cache_dir=str(tmp_path / "c"),
@@ -158,8 +160,8 @@ def test_run_many_resumes_an_interrupted_sweep_of_several_methods(tiny_backbone,
                   results=str(out), resume=True, show_progress=False)
     first = run_many(config, **{**kwargs, "methods": ["global"]})  # the sweep stopped after one run
     calls = []
-    real = experiment.run_experiment
-    monkeypatch.setattr(experiment, "run_experiment", lambda c, **kw: calls.append(c.method) or real(c, **kw))
+    real = sweep.run_experiment
+    monkeypatch.setattr(sweep, "run_experiment", lambda c, **kw: calls.append(c.method) or real(c, **kw))
     records = run_many(config, **kwargs)
     assert calls == ["purls"]  # only the missing run ran
     assert [r["method"] for r in records] == ["global", "purls"] and records[0] == json_roundtrip(first[0])

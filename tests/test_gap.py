@@ -9,20 +9,22 @@ import numpy as np
 import pytest
 import torch
 
-from zssar.backbones.gap_objective import AlignedFeatures, GapConfig, GapPrompts, soft_kl_contrastive
-from zssar.backbones.pretrain import cache_key, gap_prompts, pretrain
+from zssar.backbones.pretrain import pretrain
+from zssar.backbones.cache import cache_key
 from zssar.data.layouts import get_layout
 from zssar.data.protocol import build_protocol
 from zssar.data.registry import load_dataset
 from zssar.data.skeleton import from_arrays
 from zssar.data.splits import parse_split
 from zssar.errors import InvalidConfig
-from zssar.experiment import RunConfig, run_experiment
+from zssar.methods.gap_objective import GapConfig, GapObjective, GapPrompts, soft_kl_contrastive
+from zssar.runner import RunConfig, class_text_for, run_experiment
+from zssar.text.classtext import ClassText
 from zssar.text.descriptions import text_bank_for
 
 SPLIT = "random:3:seed=2"
 # Fine-tuning runs a tiny random BERT; 2 parts and synonym/label text keep its batches small.
-TUNED = GapConfig(partition="2", text="synonyms", encoder="bert-base-uncased", text_tower="finetune", text_lr=1e-4)
+TUNED = dict(partition="2", text="synonyms", text_tower="finetune", text_lr=1e-4)
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +34,8 @@ def small_synthetic():
 
 
 @pytest.fixture
-def gap_backbone(tiny_backbone):
-    return replace(tiny_backbone, name="shiftgcn", objective="gap", gap=GapConfig(partition="4"))
+def shift_backbone(tiny_backbone):
+    return replace(tiny_backbone, name="shiftgcn")
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +44,15 @@ def tiny_bert_folder(tmp_path_factory, small_synthetic):
     from test_text_encoders import save_tiny_bert
 
     bank = text_bank_for("synthetic", small_synthetic.class_names)
-    strings = GapPrompts(bank, small_synthetic.layout, GapConfig(partition="6")).strings()
+    text = ClassText(bank, None)
+    strings = GapPrompts(text, small_synthetic.layout, GapConfig(partition="6")).strings()
     words = sorted({w for s in strings for w in re.findall(r"\w+|[^\w\s]", s.lower())})
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), words, layers=2, positions=128)
+
+
+def _objective(data, protocol, tmp_path, encoder="minilm", **settings):
+    text = class_text_for(RunConfig(encoder=encoder, cache_dir=str(tmp_path)), data)
+    return GapObjective(settings, text.take(protocol.seen), data.layout)
 
 
 def test_soft_targets_make_every_same_class_pair_positive():
@@ -61,42 +69,55 @@ def test_prompts_per_partition_and_text_type():
     layout = get_layout("ntu25")
     names = load_dataset("synthetic", num_subjects=2, repetitions=1, frames=8).class_names
     bank = text_bank_for("synthetic", names)
-    p4 = GapPrompts(bank, layout, GapConfig(partition="4", text="both"))
+    text = ClassText(bank, None)
+    p4 = GapPrompts(text, layout, GapConfig(partition="4", text="both"))
     assert p4.streams == ("global", "head", "hand_arm", "hip", "leg_foot")
     assert p4.fixed["global"] is None  # a synonym is sampled per sample
     assert p4.fixed["hip"][0] == f"{bank.classes[0].label}: {bank.strings('gap4.hip')[0]}"
-    p2 = GapPrompts(bank, layout, GapConfig(partition="2", text="label"))
+    p2 = GapPrompts(text, layout, GapConfig(partition="2", text="label"))
     assert p2.streams == ("global", "upper", "lower") and p2.fixed["upper"] == bank.strings("label")
-    assert GapPrompts(bank, layout, GapConfig(partition="global")).streams == ("global",)
-    six = GapPrompts(bank, layout, GapConfig(partition="6", text="parts"))
+    assert GapPrompts(text, layout, GapConfig(partition="global")).streams == ("global",)
+    six = GapPrompts(text, layout, GapConfig(partition="6", text="parts"))
     assert len(six.streams) == 7 and six.fixed["global"] == bank.strings("label")
-    label_only = text_bank_for("mine", names)
+    # prompts of a subset of classes are those classes' rows, in the subset's order
+    sub = GapPrompts(text.take([5, 2]), layout, GapConfig(partition="4"))
+    assert sub.fixed["hip"] == [p4.fixed["hip"][5], p4.fixed["hip"][2]]
+    label_only = ClassText(text_bank_for("mine", names), None)
     with pytest.raises(InvalidConfig, match="GAP part text needs"):
         GapPrompts(label_only, layout, GapConfig(text="both"))
     with pytest.raises(InvalidConfig, match="partition"):
         GapConfig(partition="5")
 
 
-def test_gap_pretraining_stores_heads_projections_and_prompts(small_synthetic, gap_backbone, tmp_path):
+def test_gap_pretraining_keeps_its_heads_with_the_features(small_synthetic, shift_backbone, tmp_path):
     data = small_synthetic
     protocol = build_protocol(data, parse_split(SPLIT, data.num_classes))
-    plain = pretrain(data, protocol, replace(gap_backbone, objective="ce"), cache_dir=tmp_path,
-                     show_progress=False)
-    gap = pretrain(data, protocol, gap_backbone, cache_dir=tmp_path, show_progress=False)
-    assert not isinstance(plain.features, AlignedFeatures) and gap.key != plain.key
-    feats = gap.features
-    assert isinstance(feats, AlignedFeatures) and feats.streams[0] == "global" and len(feats.streams) == 5
-    assert feats.aligned.shape == (len(data), 5, 384) and feats.class_text.shape == (data.num_classes, 5, 384)
-    again = pretrain(data, protocol, gap_backbone, cache_dir=tmp_path, show_progress=False)
-    assert again.cache_hit and isinstance(again.features, AlignedFeatures)
-    np.testing.assert_array_equal(again.features.aligned, feats.aligned)
+    plain = pretrain(data, protocol, shift_backbone, cache_dir=tmp_path, show_progress=False)
+    objective = _objective(data, protocol, tmp_path, partition="4")
+    gap = pretrain(data, protocol, shift_backbone, cache_dir=tmp_path, show_progress=False, objective=objective)
+    assert plain.features.objective is None and gap.key != plain.key
+    state = gap.features.objective
+    assert state.name == "gap" and state.settings["partition"] == "4"
+    assert [k for k in state.weights if k.endswith("weight")] == [f"heads.{i}.weight" for i in range(5)]
+    assert state.weights["heads.0.weight"].shape == (384, shift_backbone.channels[-1])
+    assert gap.features.layout is data.layout
+    again = pretrain(data, protocol, shift_backbone, cache_dir=tmp_path, show_progress=False,
+                     objective=_objective(data, protocol, tmp_path, partition="4"))
+    assert again.cache_hit and again.features.objective.name == "gap"
+    for k, v in state.weights.items():
+        np.testing.assert_array_equal(again.features.objective.weights[k], v)
     sub = again.features.subset([3, 1])
-    assert isinstance(sub, AlignedFeatures) and sub.aligned.shape[0] == 2
-    heads = torch.load(tmp_path / "features" / gap.key / "model.pt", weights_only=True)
-    assert any(k.startswith("heads.") for k in heads) and any(k.startswith("backbone.") for k in heads)
-    same_through_argument = pretrain(data, protocol, replace(gap_backbone, objective="ce"), cache_dir=tmp_path,
-                                     show_progress=False, objective="gap")
-    assert same_through_argument.cache_hit and same_through_argument.key == gap.key
+    assert sub.objective is again.features.objective and len(sub) == 2
+    stored = torch.load(tmp_path / "features" / gap.key / "model.pt", weights_only=True)
+    assert any(k.startswith("objective.heads.") for k in stored) and any(k.startswith("backbone.") for k in stored)
+    # the objective reads the seen classes' text only: another unseen class text, the same key
+    bank = text_bank_for("synthetic", data.class_names)
+    entries = list(bank.classes)
+    for c in protocol.unseen:
+        entries[c] = replace(entries[c], description="something else entirely")
+    other = ClassText(replace(bank, classes=tuple(entries)), objective.text.encoder)
+    assert cache_key(data, protocol, shift_backbone, 0, GapObjective({"partition": "4"}, other.take(protocol.seen),
+                                                                    data.layout)) == gap.key
 
 
 def _permuted(data):
@@ -109,30 +130,25 @@ def _permuted(data):
 
 
 @pytest.mark.parametrize("variant", ["gap", "ce", "gap-finetune"])
-def test_leak_canary(variant, small_synthetic, gap_backbone, tiny_bert_folder, tmp_path, monkeypatch):
+def test_leak_canary(variant, small_synthetic, shift_backbone, tiny_bert_folder, tmp_path, monkeypatch):
     """Method gap through run_experiment with ``RunConfig.objective``: GAP-trained heads (frozen or
-    fine-tuned text tower) from the cache, or heads fitted on a cross-entropy backbone's features.
-    The backbone config says the other objective, so the run's ``objective`` must win."""
+    fine-tuned text tower) from the features, or heads fitted on a cross-entropy backbone's features."""
     objective = variant.split("-")[0]
-    backbone = gap_backbone
+    settings, encoder = {"partition": "4"}, "minilm"
     if variant == "gap-finetune":
         monkeypatch.setenv("ZSSAR_BERT_PATH", str(tiny_bert_folder))
-        backbone = replace(gap_backbone, gap=TUNED)
-    config = RunConfig(dataset="synthetic", split=SPLIT, method="gap", cache_dir=str(tmp_path),
-                       backbone=replace(backbone, objective="ce" if objective == "gap" else "gap"),
-                       objective=objective, method_settings={"epochs": 3})
+        settings, encoder = TUNED, "bert-base-uncased"
+    method_settings = {"epochs": 3, "partition": settings["partition"], "text": settings.get("text", "both")}
+    config = RunConfig(dataset="synthetic", split=SPLIT, method="gap", cache_dir=str(tmp_path), encoder=encoder,
+                       backbone=shift_backbone, objective=objective,
+                       objective_settings=settings if objective == "gap" else {}, method_settings=method_settings)
     a = run_experiment(config, data=small_synthetic, show_progress=False)
     b = run_experiment(config, data=_permuted(small_synthetic), show_progress=False)
-    assert a.record["objective"] == a.record["backbone"]["objective"] == objective
-    protocol = build_protocol(small_synthetic, parse_split(SPLIT, small_synthetic.num_classes))
-    keys = {o: cache_key(small_synthetic, protocol, replace(backbone, objective=o), 0,
-                         gap_prompts(small_synthetic, replace(backbone, objective=o))) for o in ("ce", "gap")}
-    assert a.record["backbone_cache"]["key"] == keys[objective] and keys["gap"] != keys["ce"]
+    assert a.record["objective"] == objective
+    assert (a.record["objective_settings"].get("text_tower") == "finetune") == (variant == "gap-finetune")
     assert a.record["backbone_cache"]["key"] != b.record["backbone_cache"]["key"]
-    assert isinstance(a.pretrained.features, AlignedFeatures) == (objective == "gap")
+    assert (a.pretrained.features.objective is not None) == (objective == "gap")
     np.testing.assert_array_equal(a.pretrained.features.tokens, b.pretrained.features.tokens)
-    if objective == "gap":
-        np.testing.assert_array_equal(a.pretrained.features.class_text, b.pretrained.features.class_text)
     assert a.record["selected"] == b.record["selected"]
     assert a.method.state_digest() == b.method.state_digest() != "unfitted"
     for name in a.predictions:
@@ -142,34 +158,44 @@ def test_leak_canary(variant, small_synthetic, gap_backbone, tiny_bert_folder, t
     assert 0.0 <= a.record["metrics"]["zsl_top1"] <= 1.0
 
 
-def test_gap_method_scores_with_its_stored_prompts(small_synthetic, gap_backbone, tmp_path):
-    from zssar.methods.base import ClassEmbeddings, make_method
+def test_gap_method_scores_with_the_heads_trained_with_the_backbone(small_synthetic, shift_backbone, tmp_path):
+    from zssar.methods.base import make_method
 
     data = small_synthetic
     protocol = build_protocol(data, parse_split(SPLIT, data.num_classes))
-    feats = pretrain(data, protocol, gap_backbone, cache_dir=tmp_path, show_progress=False).features
+    objective = _objective(data, protocol, tmp_path, partition="4")
+    feats = pretrain(data, protocol, shift_backbone, cache_dir=tmp_path, show_progress=False,
+                     objective=objective).features
+    text = class_text_for(RunConfig(cache_dir=str(tmp_path)), data)
     method = make_method("gap", part_weight=0.0)
-    seen = ClassEmbeddings(protocol.seen, {})
-    method.fit(feats.subset(protocol.views["seen_train"]), data.labels[protocol.views["seen_train"]], seen)
-    scores = method.scores(feats.subset([0, 1]), ClassEmbeddings(protocol.unseen, {}))
-    g = feats.aligned[[0, 1], 0] / np.linalg.norm(feats.aligned[[0, 1], 0], axis=-1, keepdims=True)
-    np.testing.assert_allclose(scores, g @ feats.class_text[list(protocol.unseen), 0].T, rtol=1e-5, atol=1e-6)
+    train = protocol.views["seen_train"]
+    method.fit(feats.subset(train), data.labels[train], text.take(protocol.seen))
+    scores = method.scores(feats.subset([0, 1]), text.take(protocol.unseen)).values
+    # by hand: the global head on the pooled feature against the mean of each unseen class's synonyms
+    w, bias = feats.objective.weights["heads.0.weight"], feats.objective.weights["heads.0.bias"]
+    g = feats.pooled[[0, 1]] @ w.T + bias
+    g /= np.linalg.norm(g, axis=-1, keepdims=True)
+    prompts = GapPrompts(text.take(protocol.unseen), data.layout, GapConfig(partition="4"))
+    prompts.embed(text.encode)
+    np.testing.assert_allclose(scores, g @ prompts.class_text()[:, 0].T, rtol=1e-5, atol=1e-6)
     with pytest.raises(InvalidConfig, match="part_weight"):
         make_method("gap", part_weight=-1)
+    with pytest.raises(InvalidConfig, match="partition '4'.*--set partition=4"):
+        make_method("gap", partition="6").fit(feats.subset(train), data.labels[train], text.take(protocol.seen))
 
 
-def test_cache_key_counts_text_tower_and_text_lr(small_synthetic, gap_backbone):
+def test_cache_key_counts_text_tower_and_text_lr(small_synthetic, shift_backbone, tmp_path):
     data = small_synthetic
     protocol = build_protocol(data, parse_split(SPLIT, data.num_classes))
 
-    def key(gap):
-        config = replace(gap_backbone, gap=gap)
-        return cache_key(data, protocol, config, 0, gap_prompts(data, config))
+    def key(**settings):
+        return cache_key(data, protocol, shift_backbone, 0, _objective(data, protocol, tmp_path, **settings))
 
-    frozen = key(GapConfig())
-    assert key(GapConfig(text_lr=1e-3)) == frozen  # a frozen tower trains no text weights
-    tuned = key(GapConfig(text_tower="finetune"))
-    assert tuned != frozen and key(GapConfig(text_tower="finetune", text_lr=1e-4)) != tuned
+    frozen = key()
+    assert key(text_lr=1e-3) == frozen  # a frozen tower trains no text weights
+    tuned = key(text_tower="finetune")
+    assert tuned != frozen and key(text_tower="finetune", text_lr=1e-4) != tuned
+    assert key(partition="6") != frozen
     assert GapConfig().text_lr == 1e-5
     with pytest.raises(InvalidConfig, match="text_tower 'adapter'"):
         GapConfig(text_tower="adapter")
@@ -177,49 +203,55 @@ def test_cache_key_counts_text_tower_and_text_lr(small_synthetic, gap_backbone):
         GapConfig(text_tower="finetune", text_lr=0)
 
 
-def test_finetune_trains_the_text_tower_and_stores_its_text_of_every_class(small_synthetic, gap_backbone,
-                                                                         tiny_bert_folder, tmp_path, monkeypatch):
-    from torch import nn
-
-    from zssar.backbones.gap_objective import embed_with_tuned_tower
+def test_finetune_trains_the_text_tower_and_scores_every_class_with_it(small_synthetic, shift_backbone,
+                                                                       tiny_bert_folder, tmp_path, monkeypatch):
+    from zssar.methods.base import make_method
     from zssar.text.encoders import get_encoder
 
     monkeypatch.setenv("ZSSAR_BERT_PATH", str(tiny_bert_folder))
     data = small_synthetic
     protocol = build_protocol(data, parse_split(SPLIT, data.num_classes))
-    frozen_config = replace(gap_backbone, gap=replace(TUNED, text_tower="frozen"))
-    frozen = pretrain(data, protocol, frozen_config, cache_dir=tmp_path, show_progress=False)
-    tuned = pretrain(data, protocol, replace(gap_backbone, gap=TUNED), cache_dir=tmp_path, show_progress=False)
-    assert tuned.key != frozen.key and tuned.meta["config"]["gap"]["text_tower"] == "finetune"
+    frozen = pretrain(data, protocol, shift_backbone, cache_dir=tmp_path, show_progress=False,
+                      objective=_objective(data, protocol, tmp_path, "bert-base-uncased",
+                                           **{**TUNED, "text_tower": "frozen"}))
+    tuned = pretrain(data, protocol, shift_backbone, cache_dir=tmp_path, show_progress=False,
+                     objective=_objective(data, protocol, tmp_path, "bert-base-uncased", **TUNED))
+    assert tuned.key != frozen.key and tuned.meta["objective"]["settings"]["text_tower"] == "finetune"
 
     encoder = get_encoder("bert-base-uncased", device="cpu")
     pretrained_weights = encoder.tower().state_dict()
-    prompts = GapPrompts(text_bank_for("synthetic", data.class_names), data.layout, TUNED)
-    prompts.embed(encoder)
-    pretrained_text = prompts.class_text()
-    # Frozen: no text weights are trained or stored; every class's text is the pretrained tower's.
-    stored = torch.load(tmp_path / "features" / frozen.key / "model.pt", weights_only=True)
-    assert not any(k.startswith("text.") for k in stored)
-    np.testing.assert_allclose(frozen.features.class_text, pretrained_text, atol=1e-6)
-    # Fine-tuned: the tower's weights moved, and are kept in the cache entry.
-    stored = torch.load(tmp_path / "features" / tuned.key / "model.pt", weights_only=True)
-    tuned_weights = {k[len("text."):]: v for k, v in stored.items() if k.startswith("text.")}
+    # Frozen: no text weights are trained or kept with the features.
+    assert not any(k.startswith("text.") for k in frozen.features.objective.weights)
+    # Fine-tuned: the tower's weights moved, and are kept with the features and in the cache entry.
+    tuned_weights = {k[len("text."):]: v for k, v in tuned.features.objective.weights.items() if k.startswith("text.")}
     assert set(tuned_weights) == set(pretrained_weights)
-    moved = [k for k, v in pretrained_weights.items() if not torch.equal(v, tuned_weights[k])]
+    moved = [k for k, v in pretrained_weights.items() if not np.array_equal(v.numpy(), tuned_weights[k])]
     assert len(moved) > len(pretrained_weights) // 2, f"only {moved} changed"
-    # The stored text of every class (the unseen ones too) is the tuned tower's embedding of its prompts.
+    stored = torch.load(tmp_path / "features" / tuned.key / "model.pt", weights_only=True)
+    assert any(k.startswith("objective.text.") for k in stored)
+    # The method embeds every candidate's prompts (the unseen ones too) with the tuned tower, at scoring.
+    text = class_text_for(RunConfig(encoder="bert-base-uncased", cache_dir=str(tmp_path)), data)
+    method = make_method("gap", partition="2", text="synonyms")
+    train = protocol.views["seen_train"]
+    method.fit(tuned.features.subset(train), data.labels[train], text.take(protocol.seen))
     tower = copy.deepcopy(encoder.tower())
-    tower.load_state_dict(tuned_weights)
-    embed_with_tuned_tower(nn.ModuleDict({"text": tower}), prompts)
-    np.testing.assert_allclose(tuned.features.class_text, prompts.class_text(), atol=1e-5)
-    unseen = list(protocol.unseen)
-    assert not np.allclose(tuned.features.class_text[unseen], pretrained_text[unseen], atol=1e-3)
+    tower.load_state_dict({k: torch.from_numpy(v) for k, v in tuned_weights.items()})
+    unseen = text.take(protocol.unseen)
+    tuned_prompts = GapPrompts(unseen, data.layout, GapConfig(**TUNED))
+    tuned_prompts.embed(lambda s: torch.nn.functional.normalize(tower.eval()(s).embedding, dim=-1).detach().numpy())
+    frozen_prompts = GapPrompts(unseen, data.layout, GapConfig(**TUNED))
+    frozen_prompts.embed(unseen.encode)
+    np.testing.assert_allclose(method._encoder(unseen)(tuned_prompts.flat_synonyms), tuned_prompts.synonym_vectors,
+                               atol=1e-5)
+    assert not np.allclose(tuned_prompts.class_text(), frozen_prompts.class_text(), atol=1e-3)
     # The encoder the prompts came from keeps its pretrained weights.
     for k, v in get_encoder("bert-base-uncased", device="cpu").tower().state_dict().items():
         assert torch.equal(v, pretrained_weights[k])
-    again = pretrain(data, protocol, replace(gap_backbone, gap=TUNED), cache_dir=tmp_path, show_progress=False)
+    again = pretrain(data, protocol, shift_backbone, cache_dir=tmp_path, show_progress=False,
+                     objective=_objective(data, protocol, tmp_path, "bert-base-uncased", **TUNED))
     assert again.cache_hit
-    np.testing.assert_array_equal(again.features.class_text, tuned.features.class_text)
+    for k, v in tuned.features.objective.weights.items():
+        np.testing.assert_array_equal(again.features.objective.weights[k], v)
 
 
 def test_cli_run_objective_gap(small_synthetic, tmp_path, capsys):
@@ -229,13 +261,13 @@ def test_cli_run_objective_gap(small_synthetic, tmp_path, capsys):
     path = save_npz(small_synthetic, tmp_path / "small.npz")
     args = ["run", "--dataset", f"npz:{path}", "--split", SPLIT, "--method", "gap", "--epochs", "1",
             "--cache", str(tmp_path / "cache"), "--json", "--quiet"]
-    assert main(args + ["--objective", "gap"]) == 0
+    assert main(args + ["--objective", "gap", "--objective-set", "weight=0.5"]) == 0
     record = json.loads(capsys.readouterr().out)
-    assert record["objective"] == record["backbone"]["objective"] == "gap" and record["method"] == "gap"
+    assert record["objective"] == "gap" and record["method"] == "gap"
+    assert record["objective_settings"]["weight"] == 0.5 and record["objective_settings"]["partition"] == "4"
     key = record["backbone_cache"]["key"]
-    assert (tmp_path / "cache" / "features" / key / "meta.json").exists()
     meta = json.loads((tmp_path / "cache" / "features" / key / "meta.json").read_text())
-    assert meta["config"]["objective"] == "gap"
+    assert meta["objective"]["name"] == "gap"
     with pytest.raises(SystemExit) as exit_info:
         main(args + ["--objective", "softmax"])
     assert exit_info.value.code == 2 and "invalid choice: 'softmax'" in capsys.readouterr().err

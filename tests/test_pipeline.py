@@ -8,7 +8,7 @@ import pytest
 from zssar.data.protocol import build_protocol
 from zssar.data.skeleton import from_arrays
 from zssar.data.splits import parse_split
-from zssar.experiment import RunConfig, run_experiment
+from zssar.runner import RunConfig, run_experiment
 
 SPLIT = "random:3:seed=1"
 

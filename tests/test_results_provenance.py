@@ -1,8 +1,16 @@
 """The sweep records in results/ are what the current code produces.
 
 Every record's run identity (data, split, setting, seed, method settings, encoder, backbone) must be
-the one the current code gives for that run, so `make sweep` skips it; one cheap record is re-run from
-scratch and must give the same metrics to the last stored digit.
+the one the current code gives for that run, so `make sweep` skips it; one record of every method is
+re-run from a cold cache and must give the same metrics.
+
+Same numbers, to the last stored digit, on the machine kind that wrote the record (its CPU and the
+instruction set torch's kernels use, kept in ``versions.machine``). On another CPU they cannot be
+bit-equal: torch's CPU kernels (oneDNN / MKL) pick their vector code by instruction set, so
+convolutions and matrix products round differently, the backbone's weights drift apart over training
+and a few test samples can flip (measured: the KARD ``random:5:seed=0`` global record says ZSL 0.2267
+from an Intel Xeon, 0.2133 here on an AMD EPYC: 1 of 75 unseen samples). Records from another machine
+are held to TOLERANCE instead.
 """
 import os
 from pathlib import Path
@@ -12,6 +20,8 @@ import pytest
 from zssar.results import BOOK_RESULTS, load_records
 
 SWEEP_SETTINGS = {"kard": "cross_subject", "nw-ucla": "cross_view"}
+TOLERANCE = 0.05  # absolute, on the rates in [0, 1]: about 4 of KARD's 75 unseen test samples
+COMPARED = ("zsl_top1", "gzsl_S", "gzsl_U", "gzsl_H", "gzsl_gate_H", "seen_top1")
 
 
 def _records():
@@ -27,11 +37,16 @@ def _data_root():
 
 
 def _config(record, root, cache):
-    from zssar.experiment import RunConfig
+    from zssar.backbones.config import BackboneConfig
+    from zssar.records import record_identity
+    from zssar.runner import RunConfig
 
+    identity = record_identity(record)
     return RunConfig(dataset=record["dataset"], split=record["split"]["name"], setting=record["setting"],
                      method=record["method"], seed=record["seed"], encoder=record["encoder"],
-                     data_root=root, cache_dir=str(cache))
+                     backbone=BackboneConfig.from_dict(record["backbone"]), objective=identity["objective"],
+                     objective_settings=identity.get("objective_settings", {}),
+                     calibration=identity.get("calibration", "shared"), data_root=root, cache_dir=str(cache))
 
 
 def test_the_book_ships_sweep_records_of_both_datasets():
@@ -59,7 +74,7 @@ def test_the_sweep_is_complete_and_has_no_duplicates():
 @pytest.mark.realdata
 def test_every_record_is_the_run_the_current_code_would_do(tmp_path):
     from zssar.data.registry import load_dataset
-    from zssar.experiment import record_identity, run_identity
+    from zssar.records import record_identity, run_identity
 
     root = _data_root()
     data = {name: load_dataset(name, root) for name in SWEEP_SETTINGS}
@@ -70,12 +85,24 @@ def test_every_record_is_the_run_the_current_code_would_do(tmp_path):
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_one_record_reproduces_exactly(tmp_path):
-    from zssar.experiment import run_experiment
+def test_one_record_of_every_method_reproduces(tmp_path):
+    """From a cold cache, the methods of one KARD (split, seed) sharing the backbone they train."""
+    from zssar.records import machine
+    from zssar.runner import run_experiment
 
     root = _data_root()
-    stored = next(r for r in _records() if r["dataset"] == "kard" and r["method"] == "global")
-    record = run_experiment(_config(stored, root, tmp_path / "cache"), show_progress=False).record
-    assert not record["backbone_cache"]["hit"]  # trained from scratch here
-    assert record["metrics"] == stored["metrics"]
-    assert record["selected"]["gamma"] == pytest.approx(stored["selected"]["gamma"], abs=1e-12)
+    records = [r for r in _records() if r["dataset"] == "kard"]
+    first = records[0]
+    same_run = [r for r in records if (r["split"]["name"], r["seed"]) == (first["split"]["name"], first["seed"])]
+    assert {r["method"] for r in same_run} == {r["method"] for r in _records()}, "every method on one KARD run"
+    for stored in same_run:
+        record = run_experiment(_config(stored, root, tmp_path / "cache"), show_progress=False).record
+        if stored["method"] == same_run[0]["method"]:
+            assert not record["backbone_cache"]["hit"]  # trained from scratch here
+        if stored["versions"].get("machine") == machine():
+            assert record["metrics"] == stored["metrics"], stored["method"]
+            assert record["selected"]["gamma"] == pytest.approx(stored["selected"]["gamma"], abs=1e-12)
+        else:
+            for key in COMPARED:
+                assert record["metrics"][key] == pytest.approx(stored["metrics"][key], abs=TOLERANCE), \
+                    (stored["method"], key)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from zssar.data.layouts import NTU25
-from zssar.data.synthetic import CLASS_NAMES, SyntheticConfig, class_texts, generate
+from zssar.data.synthetic import CLASS_COMPOSITIONS, CLASS_NAMES, SyntheticConfig, generate
+from zssar.text.synthetic import class_texts
 from zssar.errors import InvalidConfig
 
 SMALL = SyntheticConfig(num_subjects=2, repetitions=2)
@@ -107,7 +108,7 @@ def test_primitive_acts_on_the_named_side(clean_set, name, moving, still):
 
 
 def test_class_texts_complete():
-    texts = class_texts()
+    texts = class_texts(CLASS_COMPOSITIONS)
     assert list(texts) == list(CLASS_NAMES)
     for name, t in texts.items():
         assert set(t) == {"label", "synonyms", "description", "parts", "phases", "purls_parts", "context",
@@ -122,8 +123,17 @@ def test_class_texts_complete():
             assert isinstance(sentence, str) and sentence.strip() and "{" not in sentence
 
 
+def test_the_shipped_description_file_is_the_generators_output():
+    """zssar/text/data/synthetic.json is what scripts/write_synthetic_descriptions.py writes now."""
+    from zssar.text.descriptions import project_descriptions
+
+    shipped = project_descriptions("synthetic")
+    assert [c.to_dict() for c in shipped.classes] == list(class_texts(CLASS_COMPOSITIONS).values()), (
+        "run scripts/write_synthetic_descriptions.py")
+
+
 def test_class_texts_are_compositional():
-    t = class_texts()
+    t = class_texts(CLASS_COMPOSITIONS)
     combo = t["raise both arms while squatting"]
     assert combo["parts"]["arm"] == t["raise both arms"]["parts"]["arm"]
     assert combo["parts"]["leg"] == t["squat down"]["parts"]["leg"]

@@ -54,7 +54,7 @@ def save_tiny_bert(folder, words, layers: int, positions: int):
 
 
 def test_minilm_puts_drink_water_near_its_description(minilm):
-    from zssar.data.classnames import NTU120_CLASSES
+    from zssar.classnames import NTU120_CLASSES
     from zssar.text.descriptions import text_bank_for
 
     bank = text_bank_for("ntu120", NTU120_CLASSES)

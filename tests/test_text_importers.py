@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from zssar.data.classnames import CLASS_NAMES
+from zssar.classnames import CLASS_NAMES
 from zssar.errors import InvalidData
 from zssar.text.descriptions import text_bank_for
 from zssar.text.importers import descriptions_root, import_descriptions, purls_workbook

@@ -5,11 +5,11 @@ import json
 
 import pytest
 
-from zssar.data.classnames import CLASS_NAMES
+from zssar.classnames import CLASS_NAMES
 from zssar.data.synthetic import CLASS_NAMES as SYNTHETIC_CLASSES
 from zssar.errors import InvalidData
 from zssar.text.descriptions import TextBank, align, load_description_file, text_bank_for
-from zssar.text.schema import ClassText, DescriptionSet, field_names
+from zssar.text.schema import ClassDescription, DescriptionSet, field_names
 
 EXPECTED = {"synthetic": len(SYNTHETIC_CLASSES), "kard": 18, "utkinect": 10, "nw-ucla": 10, "ntu60": 60,
             "ntu120": 120, "pku-mmd": 51}
@@ -38,7 +38,7 @@ def test_field_names_are_the_ones_methods_use():
 
 
 def test_derived_part_views_join_the_six_parts():
-    c = ClassText.from_dict(_entry())
+    c = ClassDescription.from_dict(_entry())
     assert c.field("gap4.hand_arm") == "hand sentence. arm sentence."
     assert c.field("gap2.upper") == "head sentence. hand sentence. arm sentence."
     assert c.field("gap2.lower") == "hip sentence. leg sentence. foot sentence."
@@ -52,8 +52,8 @@ def test_derived_part_views_join_the_six_parts():
 ])
 def test_missing_field_error_names_class_and_field(field, broken):
     with pytest.raises(InvalidData, match=r"'wave'.*" + field.split(".")[0]):
-        ClassText.from_dict(_entry(**{field: broken}))
-    ClassText.from_dict(_entry(**{field: broken}), require_full=False)  # partial imports are allowed
+        ClassDescription.from_dict(_entry(**{field: broken}))
+    ClassDescription.from_dict(_entry(**{field: broken}), require_full=False)  # partial imports are allowed
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -62,7 +62,7 @@ def test_missing_field_error_names_class_and_field(field, broken):
 ])
 def test_malformed_entries_are_rejected(bad, message):
     with pytest.raises(InvalidData, match=message):
-        ClassText.from_dict(_entry(**bad), require_full=False)
+        ClassDescription.from_dict(_entry(**bad), require_full=False)
 
 
 def test_file_level_errors(tmp_path):
@@ -79,7 +79,7 @@ def test_file_level_errors(tmp_path):
 
 
 def test_partial_class_raises_on_absent_field_and_falls_back_for_description():
-    c = ClassText.from_dict({"label": "wave", "synonyms": []}, require_full=False)
+    c = ClassDescription.from_dict({"label": "wave", "synonyms": []}, require_full=False)
     assert c.field("description") == "wave" and c.field("synonyms") == "wave"
     assert not c.has("description")
     with pytest.raises(InvalidData, match="'wave'.*parts.hip"):
@@ -124,7 +124,7 @@ def test_missing_class_is_named():
 
 def test_align_by_official_position_when_labels_are_worded_differently():
     names = CLASS_NAMES["utkinect"]
-    worded = DescriptionSet("utkinect", "test", tuple(ClassText(label=f"{n} (own wording)") for n in names))
+    worded = DescriptionSet("utkinect", "test", tuple(ClassDescription(label=f"{n} (own wording)") for n in names))
     aligned = align(worded, ["throw", "walk"])
     assert [c.label for c in aligned] == ["throw (own wording)", "walk (own wording)"]
 

@@ -165,6 +165,26 @@ def select_delta(scores: np.ndarray, labels: np.ndarray, candidates, seen_classe
             "curve": (deltas, s, u, h)}
 
 
+def entropy_gate(delta: float, temperature: float):
+    """The GZSL entropy gate as a rule: ``route(scores)`` -> True where a sample goes to the seen side
+    (normalised entropy at ``temperature`` below ``delta``, the threshold and the temperature it was
+    chosen at). Streaming methods receive it in their :class:`~zssar.methods.base.Stream` so that
+    their pseudo-labels stay on the gated side."""
+
+    def route(scores: np.ndarray) -> np.ndarray:
+        return normalised_entropy(scores, temperature) < delta
+
+    return route
+
+
+def seen_test_accuracy(logits: np.ndarray, logit_classes, truth: np.ndarray) -> float:
+    """Top-1 of a backbone's own classifier (``logits`` over ``logit_classes``) against ``truth``:
+    the supervised check of a backbone on the seen classes' test samples (a report, never a choice)."""
+    if len(truth) == 0:
+        return float("nan")
+    return accuracy(predict(logits, logit_classes), truth)
+
+
 def zsl_metrics(pred: np.ndarray, labels: np.ndarray) -> dict:
     """ZSL top-1 per sample (as papers report) and per-class mean."""
     return {"top1": accuracy(pred, labels), "class_mean": mean_class_accuracy(pred, labels)}

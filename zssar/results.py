@@ -19,8 +19,9 @@ def append_record(record: dict, path: str | Path) -> None:
     """Append one results record as a JSON line to a results table file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    payload = record.to_dict() if hasattr(record, "to_dict") else record
     with open(path, "a") as f:
-        f.write(json.dumps(record, default=json_default) + "\n")
+        f.write(json.dumps(payload, default=json_default) + "\n")
 
 
 RUN_KEYS = ("dataset", "split", "method", "seed", "metrics")  # what every run record holds
@@ -166,6 +167,8 @@ def per_class_table(records: list[dict], view: str = "zsl"):
 
 
 def json_default(obj):
+    if hasattr(obj, "to_dict"):  # a ResultRecord
+        return obj.to_dict()
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -1,10 +1,10 @@
 """Small shared helpers: seeding, the compute device, hashing, atomic files, progress bars."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import random
 import shutil
 import sys
 import tempfile
@@ -13,13 +13,22 @@ from pathlib import Path
 import numpy as np
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and PyTorch so that the same seed gives the same numbers."""
+@contextlib.contextmanager
+def torch_seeded(seed: int):
+    """Run a block with PyTorch's own generators seeded by ``seed``, leaving the caller's untouched.
+
+    zssar's randomness is explicit: NumPy draws come from ``default_rng`` generators and torch's
+    batch orders from ``torch.Generator`` objects built from the run's seed. PyTorch's module
+    initialisers and dropout take no generator argument and draw from torch's global one; this
+    block forks that generator (``torch.random.fork_rng``), seeds the fork and restores the caller's
+    state on exit, so the same seed gives the same numbers and nothing outside the block changes.
+    """
     import torch
 
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 def get_device(prefer: str | None = None):

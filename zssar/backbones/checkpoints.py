@@ -2,7 +2,9 @@
 
 The state holds the network, optimiser, scheduler, both random generators (NumPy's for batches and
 augmentation, PyTorch's for dropout and initialisation), the history and the best checkpoint so
-far, so a resumed run ends with exactly the numbers of an uninterrupted one.
+far, so a resumed run ends with exactly the numbers of an uninterrupted one. It is read with
+``torch.load(weights_only=True)``: a file that holds anything but tensors, numbers, strings and
+containers is refused, never executed.
 
 The file starts with a line holding the SHA-256 of the rest and names the build folder it belongs
 to (the folder's name carries the cache key, i.e. the configuration). A truncated or garbled file,
@@ -55,7 +57,9 @@ def _read(path, build) -> dict:
     if hashlib.sha256(payload).hexdigest().encode() != head[len(HEADER):]:
         raise UnusableState(f"its checksum does not match its contents ({len(raw)} bytes; truncated or garbled)")
     try:
-        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=False)
+        # weights_only: tensors, numbers, strings and containers only, so a state file in a shared cache
+        # folder can never run code (the random generators' states are stored as such values).
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling damaged bytes can fail in many ways; none is usable
         raise UnusableState(f"it cannot be read ({type(err).__name__}: {err})") from None
     missing = {"build", "net", "opt", "sched", "rng", "torch_rng", "history", "best"} - set(state)

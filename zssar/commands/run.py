@@ -18,10 +18,17 @@ def add_arguments(p) -> None:
                    help="cross_subject, cross_view, cross_setup or default (the dataset's own)")
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds")
     p.add_argument("--encoder", default="minilm")
+    p.add_argument("--backbone", default=None, help="stgcn (default), shiftgcn or ctrgcn")
+    p.add_argument("--paper", action="store_true",
+                   help="the papers' backbone configuration (10 blocks, 64 frames, SGD; a GPU is advisable)")
     p.add_argument("--epochs", type=int, default=None, help="backbone pretraining epochs")
+    p.add_argument("--frames", type=int, default=None, help="frames the backbone reads per sequence")
     p.add_argument("--objective", default="ce", choices=["ce", "gap"],
                    help="backbone pretraining objective: ce (cross-entropy) or gap (CE + GAP's multi-part text "
                         "loss; --method gap then scores with the heads and prompts trained with it)")
+    p.add_argument("--objective-set", dest="objective_settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of the objective (GAP: partition, text, weight, temperature, text_tower, "
+                        "text_lr); repeatable")
     p.add_argument("--calibration", default="shared", choices=["shared", "held_out"],
                    help="features gamma/delta/method settings are chosen on: shared (the run's backbone) or "
                         "held_out (a second backbone trained without the pseudo-unseen classes)")
@@ -49,13 +56,24 @@ def parse_settings(items: list[str]) -> dict:
     return out
 
 
-def main(args) -> dict:
+def backbone_from_args(args):
+    """The backbone configuration of ``--backbone``, ``--paper``, ``--epochs`` and ``--frames``."""
     from dataclasses import replace
 
+    from ..backbones.config import BackboneConfig
+
+    changes = {k: v for k, v in (("epochs", args.epochs), ("frames", args.frames)) if v is not None}
+    if args.paper:
+        return BackboneConfig.paper(args.backbone or "shiftgcn", **changes)
+    return replace(BackboneConfig(**({"name": args.backbone} if args.backbone else {})), **changes)
+
+
+def main(args) -> dict:
     from ..errors import InvalidConfig
-    from ..experiment import RunConfig, run_many
     from ..methods.base import make_method
     from ..results import aggregate
+    from ..runner import RunConfig
+    from ..sweep import run_many
 
     settings = parse_settings(args.method_settings)
     if args.resume and not args.results:
@@ -64,9 +82,9 @@ def main(args) -> dict:
         make_method(method, **settings)  # fail early on an unknown method or setting
     config = RunConfig(dataset=args.dataset, split=args.split[0], setting=args.setting, method=args.method[0],
                        seed=args.seed[0], encoder=args.encoder, data_root=args.root, cache_dir=args.cache,
-                       method_settings=settings, objective=args.objective, calibration=args.calibration)
-    if args.epochs is not None:
-        config = replace(config, backbone=replace(config.backbone, epochs=args.epochs))
+                       method_settings=settings, objective=args.objective,
+                       objective_settings=parse_settings(args.objective_settings), calibration=args.calibration,
+                       backbone=backbone_from_args(args))
     records = run_many(config, seeds=args.seed, splits=args.split, methods=args.method, results=args.results,
                        resume=args.resume, show_progress=not args.quiet)
     if len(records) == 1:

@@ -16,7 +16,7 @@ def add_arguments(p) -> None:
 
 
 def _class_names(dataset: str) -> list[str]:
-    from ..data.classnames import CLASS_NAMES
+    from ..classnames import CLASS_NAMES
 
     if dataset == "synthetic":
         from ..data.synthetic import CLASS_NAMES as SYNTHETIC

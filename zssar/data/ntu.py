@@ -17,7 +17,7 @@ import numpy as np
 
 from ..config import data_root
 from ..errors import DatasetNotFound
-from .classnames import NTU60_CLASSES, NTU120_CLASSES
+from ..classnames import NTU60_CLASSES, NTU120_CLASSES
 from .ntu_names import parse_ntu_names
 
 NTU_CLASSES = {"ntu60": NTU60_CLASSES, "ntu120": NTU120_CLASSES}

@@ -12,7 +12,7 @@ From a dataset, a setting (which subjects/views are for training) and a class sp
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -146,3 +146,21 @@ def assert_no_leak(protocol: Protocol, labels: np.ndarray) -> None:
             raise InvalidSplit(f"leak: view {name!r} contains unseen class(es) {leaked}")
     if set(protocol.pseudo_unseen) & unseen:
         raise InvalidSplit("leak: a pseudo-unseen class is an unseen class")
+
+
+def calibration_protocol(protocol: Protocol, labels: np.ndarray) -> Protocol:
+    """The protocol of a held-out calibration backbone: trained on the pseudo-seen classes only.
+
+    Its ``seen_train`` / ``seen_val`` are the run's, less the pseudo-unseen classes' samples, and its
+    split counts the pseudo-unseen classes as unseen (so its cache key differs from the run's). A
+    backbone trained on it has never seen a pseudo-unseen sample, as the run's backbone has never
+    seen an unseen one; nothing of the test views changes.
+    """
+    pseudo_seen = protocol.pseudo_seen
+    views = dict(protocol.views)
+    for name in SELECTION_VIEWS:
+        views[name] = views[name][np.isin(labels[views[name]], pseudo_seen)]
+    split = Split(name=f"{protocol.split.name} (calibration: pseudo-unseen held out)", seen=pseudo_seen,
+                  unseen=tuple(sorted(protocol.unseen + protocol.pseudo_unseen)),
+                  num_classes=protocol.split.num_classes, source=protocol.split.source)
+    return replace(protocol, split=split, views=views, pseudo_unseen=())

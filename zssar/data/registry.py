@@ -12,20 +12,8 @@ from typing import Callable
 
 from ..config import data_root
 from ..errors import DatasetNotFound
+from ..registry import Registry
 from .skeleton import SkeletonSet
-
-# name -> (loader(root) -> SkeletonSet, folder name under the data root or None when embedded)
-_LOADERS: dict[str, tuple[Callable[..., SkeletonSet], str | None]] = {}
-
-
-def register_dataset(name: str, folder: str | None = None):
-    """Decorator registering a loader. ``folder`` is where its files live under the data root."""
-
-    def wrap(fn):
-        _LOADERS[name] = (fn, folder)
-        return fn
-
-    return wrap
 
 
 def _import_readers() -> None:
@@ -33,17 +21,28 @@ def _import_readers() -> None:
     from . import readers  # noqa: F401
 
 
+# name -> (loader(root) -> SkeletonSet, folder name under the data root or None when embedded)
+DATASETS = Registry("dataset", load=_import_readers, error=DatasetNotFound,
+                    hint="or npz:PATH (your own file) or pyskl:PATH (a pyskl annotation pickle)")
+
+
+def register_dataset(name: str, folder: str | None = None):
+    """Decorator registering a loader. ``folder`` is where its files live under the data root."""
+
+    def wrap(fn: Callable[..., SkeletonSet]):
+        DATASETS.register(name, (fn, folder))
+        return fn
+
+    return wrap
+
+
 def dataset_names() -> list[str]:
-    _import_readers()
-    return sorted(_LOADERS)
+    return DATASETS.names()
 
 
 def dataset_folder(name: str) -> str | None:
     """The folder of a registered dataset under the data root (None for embedded datasets)."""
-    _import_readers()
-    if name not in _LOADERS:
-        raise DatasetNotFound(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
-    return _LOADERS[name][1]
+    return DATASETS.get(name)[1]
 
 
 def load_dataset(name: str, root: str | os.PathLike | None = None, **options) -> SkeletonSet:
@@ -62,10 +61,7 @@ def load_dataset(name: str, root: str | os.PathLike | None = None, **options) ->
 
         path, spec_options = parse_spec(name[len("pyskl:"):])
         return load_pyskl(path, **{**spec_options, **options})
-    _import_readers()
-    if name not in _LOADERS:
-        raise DatasetNotFound(f"unknown dataset {name!r}; known datasets: {', '.join(dataset_names())}")
-    loader, folder = _LOADERS[name]
+    loader, folder = DATASETS.get(name)
     if folder is None:
         return loader(**options)
     base = data_root(root)

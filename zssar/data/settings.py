@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InvalidConfig
-from .classnames import NTU60_CLASSES, NTU120_CLASSES
+from ..classnames import NTU60_CLASSES, NTU120_CLASSES
 from .ntu_names import parse_ntu_names
 
 SETTINGS = ("cross_subject", "cross_view", "cross_setup", "default")

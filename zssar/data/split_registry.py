@@ -1,6 +1,6 @@
 """Every published zero-shot class split, with where it comes from.
 
-Unseen class ids are 0-based into the official class lists of :mod:`zssar.data.classnames`. Names:
+Unseen class ids are 0-based into the official class lists of :mod:`zssar.classnames`. Names:
 
 * ``synse:55/5``, ``synse:48/12`` (NTU60), ``synse:110/10``, ``synse:96/24`` (NTU120): the fixed
   splits of SynSE (Gupta et al., ICIP 2021; README of skelemoa/synse-zsl), reused by PURLS
@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import InvalidSplit
-from .classnames import CLASS_NAMES
+from ..registry import Registry
+from ..classnames import CLASS_NAMES
 from .splits import Split
 
 
@@ -89,18 +90,18 @@ for _family, (_source, _groups) in _RANDOM.items():
         for _r, _unseen in enumerate(_lists):
             _TABLE.append((f"{_family}:{_size}:{_r}", _dataset, _unseen, _source.format(r=_r)))
 
-SPLITS: dict[str, RegisteredSplit] = {
-    name: RegisteredSplit(name, dataset, tuple(unseen), source) for name, dataset, unseen, source in _TABLE
-}
+SPLITS = Registry("split", error=InvalidSplit, hint="or random:K:seed=S, unseen=..., seen=..;unseen=.., none")
+for _name, _dataset, _unseen, _source in _TABLE:
+    SPLITS.register(_name, RegisteredSplit(_name, _dataset, tuple(_unseen), _source))
 
 
 def find_registered(name: str) -> RegisteredSplit | None:
-    return SPLITS.get(name.strip())
+    return SPLITS.get(name.strip()) if name.strip() in SPLITS else None
 
 
 def registered_splits(dataset: str | None = None, class_names=None) -> list[RegisteredSplit]:
     """The registered splits, all or those of one dataset (by registry name or by class list)."""
-    out = list(SPLITS.values())
+    out = [split for _, split in SPLITS.items()]
     if dataset is not None:
         out = [s for s in out if s.dataset == dataset]
     if class_names is not None:

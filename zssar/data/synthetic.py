@@ -2,7 +2,7 @@
 
 Every action class is a composition of motion primitives (raise arm, wave, nod, squat...) applied to
 the left side, the right side or both, so an unseen class shares body-part motions, and the phrases
-that describe them (see :func:`class_texts`), with seen classes. Bodies are posed by forward
+that describe them (:mod:`zssar.text.synthetic`), with seen classes. Bodies are posed by forward
 kinematics over joint angles, then seen from one of three cameras.
 
 Coordinates are metres: y points up with the floor at y = 0, x points to the camera's right and z is
@@ -14,6 +14,10 @@ Randomness: a subject's body comes from ``default_rng([seed, 0, subject])`` and 
 sample (speed, amplitude, timing, posture, camera jitter, sensor noise) from
 ``default_rng([seed, 1, class, subject, repetition])``, so each sample can be regenerated on its own
 and does not change when the number of subjects or repetitions does.
+
+Why this file is long: the body model, the motion primitives, the class table and the sampling
+are one chain (each primitive drives the body model's joint angles, each class composes
+primitives); pulled apart, every piece would need the others' internals.
 """
 from __future__ import annotations
 
@@ -268,203 +272,8 @@ _CLASSES = (
        ("bend and reach forward", (("bend", "-"), ("reach", "b"))),
        ("kick with right leg and raise left arm", (("kick", "r"), ("raise_arm", "l"))))
 )
+CLASS_COMPOSITIONS = _CLASSES  # (name, ((primitive, side), ...)); their text: zssar.text.synthetic
 CLASS_NAMES: tuple[str, ...] = tuple(name for name, _ in _CLASSES)
-
-
-# ---------------------------------------------------------------- class texts
-# Per primitive: alternative names, a description, what each moved part does, and the start/middle/end.
-# Fields like {arm} take the side ("the left arm" / "both arms"); {s}, {es}, {is_} agree with it.
-# A part sentence starting with "~" is a side effect, dropped when another primitive moves that part.
-_TEXT = {
-    "raise_arm": (
-        ("lift {arm} up", "put {arm} up overhead", "hold {arm} up high"),
-        "{arm} swing{s} out to the side and up until {its} hand{pl} {is_} high above the head, stay{s} there "
-        "briefly, then lower{s} back down.",
-        {"arm": "{arm} rise{s} sideways to point straight up{other_arm}",
-         "hand": "{hand} travel{s} from beside the thigh to high above the head{other_hand}"},
-        ("{arm} lift{s} out to the side", "{arm} {is_} held straight up above the head",
-         "{arm} come{s} back down to the side")),
-    "wave": (
-        ("wave hello with {hand}", "greet someone with {hand}", "wave {hand} from side to side"),
-        "{arm} rise{s} out to the side with the elbow{pl} bent so the forearm{pl} point{s} up, {hand} sway{s} "
-        "left and right several times, then {arm} drop{s} back down.",
-        {"arm": "{arm} {is_} raised to shoulder height with the elbow{pl} bent{other_arm}",
-         "hand": "{hand} wave{s} from side to side above the shoulder{pl}{other_hand}"},
-        ("{arm} rise{s} to the side and the forearm{pl} turn{s} upward",
-         "{hand} wave{s} left and right a few times", "{arm} lower{s} back to the side")),
-    "punch": (
-        ("throw a punch with {fist}", "jab forward with {fist}", "strike forward with {fist}"),
-        "{fist} come{s} up to the chest, then {arm} shoot{s} straight forward and pull{s} back several "
-        "times{alt}, and finally drop{s} to the side.",
-        {"arm": "{arm} extend{s} forward and pull{s} back again and again{alt}{other_arm}",
-         "hand": "{hand} {is_} clenched, driving forward at chest height{other_hand}",
-         "hip": "the hips turn slightly with each punch"},
-        ("{fist} rise{s} to guard in front of the chest", "{arm} punch{es} straight forward repeatedly{alt}",
-         "{arm} relax{es} and drop{s} to the side")),
-    "arm_circle": (
-        ("rotate {arm} in circles", "swing {arm} around in circles", "make circles with {arm}"),
-        "{arm} lift{s} straight out to the side and trace{s} wide circles around the shoulder, then "
-        "lower{s} again.",
-        {"arm": "{arm} {is_} held out straight and swing{s} around in circles{other_arm}",
-         "hand": "{hand} draw{s} big circles out at the side of the body{other_hand}"},
-        ("{arm} rise{s} straight out to the side", "{arm} circle{s} around the shoulder{pl}",
-         "{arm} come{s} back down")),
-    "reach": (
-        ("stretch {arm} forward", "reach out with {arm}", "extend {arm} to the front"),
-        "{arm} rise{s} forward until {it} {is_} level with the shoulder{pl}, {hand} stretch{es} out to the front "
-        "and hold{s} there, then {arm} lower{s} again.",
-        {"arm": "{arm} stretch{es} straight out in front at shoulder height{other_arm}",
-         "hand": "{hand} reach{es} out forward as far as possible{other_hand}",
-         "hip": "~the upper body leans slightly forward from the hips"},
-        ("{arm} lift{s} forward", "{hand} stay{s} stretched out in front", "{arm} lower{s} back down")),
-    "kick": (
-        ("kick forward with {leg}", "do a front kick with {leg}", "swing {leg} forward"),
-        "Standing on the other leg, {leg} bend{s} at the knee, snap{s} forward and up into a kick and come{s} "
-        "back down, twice.",
-        {"leg": "{leg} swing{s} forward and up from the hip as the knee straightens{other_leg}",
-         "foot": "{foot} leave{s} the floor and kick{s} out in front",
-         "hip": "the hips tilt back a little during each kick"},
-        ("the weight shifts onto the other leg", "{leg} kick{s} forward twice", "{foot} return{s} to the floor")),
-    "leg_side": (
-        ("lift {leg} out to the side", "swing {leg} out sideways", "do a side leg raise with {leg}"),
-        "{leg} lift{s} straight out to the side while the body leans slightly the other way, hold{s} for a "
-        "moment, then come{s} back down.",
-        {"leg": "{leg} open{s} sideways away from the body{other_leg}",
-         "foot": "{foot} rise{s} off the floor out to the side", "hip": "the hips tilt as the leg opens sideways"},
-        ("{leg} begin{s} to lift sideways", "{leg} {is_} held out to the side", "{foot} return{s} to the floor")),
-    "nod": (
-        ("nod", "bob the head up and down", "nod in agreement"),
-        "The head tips forward and back up several times while the rest of the body stays still.",
-        {"head": "the head tips down and up repeatedly"},
-        ("the chin dips slightly", "the head nods up and down a few times",
-         "the head returns to looking straight ahead")),
-    "shake": (
-        ("shake the head no", "turn the head side to side", "say no with the head"),
-        "The head turns left and right several times as if saying no, while the body stays still.",
-        {"head": "the head turns from side to side"},
-        ("the head starts turning to one side", "the head swings left and right a few times",
-         "the head comes back to face forward")),
-    "bend": (
-        ("bow forward", "lean over forward", "bend at the waist"),
-        "The upper body tips forward from the hips until it is nearly horizontal, pauses, and straightens "
-        "up again.",
-        {"hip": "the body hinges forward at the hips", "head": "the head goes down with the upper body",
-         "arm": "~the arms hang down towards the floor", "hand": "~the hands dangle below the chest"},
-        ("the upper body starts to lean forward", "the back stays bent over forward",
-         "the upper body rises back to standing")),
-    "squat": (
-        ("crouch down", "bend the knees and sit down low", "do a squat"),
-        "Both knees and hips bend so the body sinks low as if sitting on a chair, holds the low position, then "
-        "stands back up.",
-        {"hip": "the hips drop down and back", "leg": "both knees bend deeply",
-         "foot": "both feet stay flat on the floor", "head": "~the head lowers with the body"},
-        ("the knees bend and the body lowers", "the body stays down in a deep squat",
-         "the legs straighten to stand back up")),
-    "jump": (
-        ("hop up", "leap into the air", "jump off the ground"),
-        "The knees bend into a crouch, both legs push off so the whole body rises into the air with the knees "
-        "tucked, then the feet land and the knees bend to absorb the landing.",
-        {"leg": "both legs bend, push off and tuck up in the air",
-         "foot": "both feet leave the floor and land again",
-         "hip": "the hips rise into the air and come back down",
-         "head": "~the head rises and falls with the body"},
-        ("the knees bend to prepare for take-off", "the body leaves the ground with the legs tucked",
-         "the feet land and the knees bend to absorb the impact")),
-    "clap": (
-        ("applaud", "clap", "bring the hands together"),
-        "Both arms come up in front of the chest, the hands come together and apart several times, then the "
-        "arms drop.",
-        {"arm": "both arms are held forward at chest height, moving in and out",
-         "hand": "the palms meet in front of the chest again and again"},
-        ("both hands rise in front of the chest", "the hands clap together repeatedly",
-         "the arms lower to the sides")),
-    "twist": (
-        ("rotate the upper body", "turn the torso side to side", "twist at the waist"),
-        "The elbows bend to hold the hands in front, and the upper body rotates left and right around the spine "
-        "while the hips and legs stay put.",
-        {"hip": "the waist rotates while the hips keep facing forward",
-         "head": "~the head turns with the shoulders",
-         "arm": "~the arms stay bent and swing along with the chest",
-         "hand": "~the hands are held in front of the belly"},
-        ("the elbows bend and the hands come up in front", "the upper body turns to the left and to the right",
-         "the torso faces forward again and the arms drop")),
-    "march": (
-        ("walk in place", "step on the spot", "march on the spot"),
-        "The knees lift one after the other in a steady rhythm without moving forward, and the arms swing "
-        "opposite to the legs.",
-        {"leg": "the knees lift up in turn", "foot": "the feet rise and stamp down alternately",
-         "arm": "~the arms swing forward and back opposite the legs",
-         "hip": "the hips shift slightly with each step"},
-        ("one knee begins to lift", "the legs take turns stepping up and down",
-         "the feet settle and the body stands still")),
-}
-_IDLE = {
-    "head": "the head stays upright, facing forward", "hand": "the hands rest loosely beside the thighs",
-    "arm": "the arms hang relaxed at the sides", "hip": "the hips stay level and still",
-    "leg": "the legs stay straight, supporting the body", "foot": "the feet stay flat on the floor",
-}
-
-
-def _side_words(side: str) -> dict:
-    if side == "b":
-        return dict(arm="both arms", hand="both hands", fist="both fists", leg="both legs", foot="both feet",
-                    s="", es="", pl="s", is_="are", it="they", its="their", alt=", left and right in turn",
-                    other_arm="", other_hand="", other_leg="")
-    n = {"l": "left", "r": "right"}.get(side, "")
-    return dict(arm=f"the {n} arm", hand=f"the {n} hand", fist=f"the {n} fist", leg=f"the {n} leg",
-                foot=f"the {n} foot", s="s", es="es", pl="", is_="is", it="it", its="its", alt="",
-                other_arm=", while the other arm hangs at the side", other_hand=", while the other hand stays low",
-                other_leg=", while the other leg holds the body up")
-
-
-def _sentence(clauses, joiner: str) -> str:
-    text = joiner.join(clauses)
-    return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
-
-
-def class_texts() -> dict[str, dict]:
-    """Every class's text in the description schema (:mod:`zssar.text.schema`): label, synonyms,
-    description, six part sentences, PURLS parts, three phase sentences, context slots and sentence, and
-    variants (the description, the phases in turn, the moving parts, and a plain sentence)."""
-    out = {}
-    for name, composition in _CLASSES:
-        filled = []
-        for prim, side in composition:
-            verbs, desc, parts, phases = _TEXT[prim]
-            w = _side_words(side)
-            filled.append(([v.format(**w) for v in verbs], desc.format(**w),
-                           {k: v.format(**w) for k, v in parts.items()}, [p.format(**w) for p in phases]))
-        if len(filled) == 1:
-            synonyms = [v for v in filled[0][0] if v != name][:3]
-        else:  # "do a squat and put both arms up overhead"
-            (a, *_), (b, *_) = filled
-            synonyms = [f"{a[0]} and {b[0]}", f"{b[2]} and {a[1]}"]
-        description = " ".join(
-            _sentence([f[1]], "") if i == 0 else "At the same time, " + f[1][0].lower() + f[1][1:]
-            for i, f in enumerate(filled))
-        part_text = {}
-        for part, idle in _IDLE.items():
-            strong = [f[2][part] for f in filled if part in f[2] and not f[2][part].startswith("~")]
-            weak = [f[2][part][1:] for f in filled if f[2].get(part, "").startswith("~")]
-            part_text[part] = _sentence(strong or weak or [idle], ", and ")
-        phases = {key: _sentence([f[3][i] for f in filled], " while ")
-                  for i, key in enumerate(("start", "middle", "end"))}
-        # PURLS groups the body into four parts; its sentences are joins of the six above.
-        purls = {"head": part_text["head"], "hands": f"{part_text['hand']} {part_text['arm']}",
-                 "torso": part_text["hip"], "legs": f"{part_text['leg']} {part_text['foot']}"}
-        # Synthetic people act alone, empty-handed, in an empty room: the context slots say so.
-        context = {"environment": "an empty room in front of a depth camera",
-                   "used_object": "no object, only the body", "target_object": "no target, the movement is "
-                   "made in the air"}
-        moving = [part_text[p] for p in _IDLE if part_text[p] != _sentence([_IDLE[p]], "")]
-        variants = [description, " ".join(phases.values()), " ".join(moving),
-                    _sentence([f"a person stands alone in an empty room and is asked to {synonyms[0]}"], "")]
-        out[name] = {"label": name, "synonyms": synonyms, "description": description, "parts": part_text,
-                     "phases": phases, "purls_parts": purls, "context": context,
-                     "context_sentence": _sentence([f"a person does '{name}' alone in an empty room, "
-                                                    "holding nothing and touching nothing"], ""),
-                     "variants": variants}
-    return out
 
 
 # ---------------------------------------------------------------- generation

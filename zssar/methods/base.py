@@ -1,52 +1,96 @@
 """The interface every zero-shot method implements, and the registry of methods by name.
 
-A method is fitted on seen-class features with their labels and the seen classes' text embeddings,
-then scores any samples against any candidate classes given those classes' text embeddings.
-It never receives an unseen class's label, and at scoring time it never receives any label.
+A method is fitted on seen-class features with their labels and the seen classes' text, with the
+seen-validation samples at hand for early stopping and internal choices; it then scores any samples
+against any candidate classes given those classes' text::
+
+    method = make_method("purls", epochs=30)
+    method.fit(train_features, train_labels, text.take(seen), val=(val_features, val_labels), seed=0)
+    out = method.scores(test_features, text.take(candidates), stream=Stream(...))   # -> Scores
+
+It never receives an unseen class's label, and at scoring time it never receives any label. Test-time
+adaptation reads the explicit ``stream`` argument: without one, a method scores as fitted.
+
+A method says what it needs (:class:`Needs`): the text fields it reads, whether it tunes a copy of
+the text tower or needs a masked-language-model head; the runner refuses a run that cannot give it
+that, before any training. A method file may also contribute a training objective for the backbone
+(:mod:`zssar.backbones.objective`; GAP's), registered under the method's name.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from ..errors import InvalidConfig
 from ..features import FeatureSet
+from ..registry import Registry
 
 
 @dataclass(frozen=True)
-class ClassEmbeddings:
-    """Text embeddings of some classes: ``fields[name]`` is (K, D), rows in ``class_ids`` order."""
+class Needs:
+    """What a method needs from a run, checked before training."""
 
-    class_ids: tuple[int, ...]
-    fields: dict[str, np.ndarray]
+    text_fields: tuple[str, ...] = ("label",)  # fields of the class text it reads
+    tower: bool = False  # a trainable copy of the text tower (prompts inside its layers)
+    masked_lm: bool = False  # an encoder with a masked-language-model head
 
-    def take(self, class_ids) -> "ClassEmbeddings":
-        pos = {c: i for i, c in enumerate(self.class_ids)}
-        try:
-            rows = [pos[int(c)] for c in class_ids]
-        except KeyError as exc:
-            raise InvalidConfig(f"no text embedding for class {exc.args[0]}") from None
-        return ClassEmbeddings(tuple(int(c) for c in class_ids), {k: v[rows] for k, v in self.fields.items()})
+
+@dataclass
+class Scores:
+    """What :meth:`Method.scores` returns.
+
+    ``values`` (N, K): compatibility of each sample with each candidate, candidates in the order of
+    the text given. ``temperature``: the temperature at which ``softmax(values / temperature)`` are the
+    method's probabilities (the entropy gate reads them). ``gate``: the scores an entropy gate should
+    read when they differ from ``values`` (a method that adapts along a stream gives its stable,
+    un-adapted ones), else None. ``trace``: what a streaming method recorded, else None.
+    """
+
+    values: np.ndarray
+    temperature: float = 1.0
+    gate: np.ndarray | None = None
+    trace: dict | None = None
+
+    def __post_init__(self):
+        self.values = np.asarray(self.values, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """Test-time data, given to :meth:`Method.scores` as it arrives; a method may adapt along it.
+
+    ``seen_columns`` (K,) marks the candidates that are seen classes in a GZSL stream (None in ZSL);
+    ``route(static_scores)`` then says, per sample, whether the GZSL entropy gate sends it to the seen
+    side, so that a method's pseudo-labels stay on that side. The runner builds it from the gate
+    chosen on seen data (threshold and temperature); methods call it and never compute the gate.
+    """
+
+    seen_columns: np.ndarray | None = None
+    route: Callable[[np.ndarray], np.ndarray] | None = field(default=None, compare=False)
 
 
 class Method:
-    """Base class. Subclasses set ``name`` and implement :meth:`fit`, :meth:`scores` and :meth:`state_digest`."""
+    """Base class. Subclasses set ``name``, ``needs`` and implement :meth:`fit`, :meth:`scores`,
+    :meth:`settings` and :meth:`state_digest`."""
 
     name = "?"
-    text_fields: tuple[str, ...] = ("label",)  # TextBank fields the method reads
+    needs = Needs()
 
     def settings(self) -> dict:
         """The method's settings, as recorded in every result."""
         return {}
 
-    def fit(self, features: FeatureSet, labels: np.ndarray, text: ClassEmbeddings, *, seed: int = 0,
-            show_progress: bool = False) -> "Method":
-        """Train on seen-class samples; ``labels`` are class ids that all appear in ``text.class_ids``."""
+    def fit(self, features: FeatureSet, labels: np.ndarray, text, *, val: tuple[FeatureSet, np.ndarray] | None = None,
+            seed: int = 0, show_progress: bool = False) -> "Method":
+        """Train on seen-class samples; ``labels`` are class ids of ``text.class_ids`` (a
+        :class:`~zssar.text.classtext.ClassText`). ``val``: held-out samples of the same classes, for
+        early stopping and internal selection. All randomness derives from ``seed``."""
         raise NotImplementedError
 
-    def scores(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
-        """(N, K) compatibility of each sample with each candidate class in ``text.class_ids`` order."""
+    def scores(self, features: FeatureSet, text, stream: Stream | None = None) -> Scores:
+        """Scores of each sample against each candidate class of ``text``, in ``text.class_ids`` order."""
         raise NotImplementedError
 
     def state_digest(self) -> str:
@@ -69,70 +113,66 @@ class Method:
         for key, value in values.items():
             setattr(self, key, value)
 
-    learns_from_test_stream = False  # True: scores() adapts to the samples it is given (test-time refinement)
 
-    def set_gzsl_domains(self, seen_columns=None, delta: float = 0.0, temperature: float = 1.0) -> None:
-        """Declare, for the next calls of :meth:`scores`, which candidate columns are seen classes and
-        the entropy gate (``delta`` at ``temperature``) that routes a sample to the seen or the unseen
-        side; ``None`` clears it. Only methods that learn from the test stream use it (their
-        pseudo-labels then stay on the side the gate chose); the others ignore it."""
-
-    def gate_scores(self, features, text) -> np.ndarray:
-        """The scores an entropy gate reads; a method whose scores drift along a test stream returns
-        stable ones here."""
-        return self.scores(features, text)
-
-    def score_temperature(self) -> float:
-        """The temperature that turns scores into probabilities (used by the entropy gate)."""
-        return float(getattr(self, "temperature", 1.0))
+def label_positions(labels, class_ids) -> np.ndarray:
+    """Each label's position in ``class_ids`` (the training target of a classifier over those classes)."""
+    pos = {int(c): i for i, c in enumerate(class_ids)}
+    try:
+        return np.array([pos[int(c)] for c in labels], dtype=np.int64)
+    except KeyError as exc:
+        raise InvalidConfig(f"label {exc.args[0]} is not one of the text's classes {list(class_ids)}") from None
 
 
-def shuffled_batches(n: int, batch_size: int, generator, min_size: int = 1):
-    """Index batches of one training epoch, in a random order drawn from ``generator`` (seeded).
-
-    Batches smaller than ``min_size`` are skipped (a contrastive loss needs at least two samples).
-    """
-    import torch
-
-    order = torch.randperm(n, generator=generator)
-    for b in range(0, n, batch_size):
-        sel = order[b:b + batch_size]
-        if len(sel) >= min_size:
-            yield sel
+def _import_methods() -> None:
+    from . import dynapurls, gap, global_baseline, purls  # noqa: F401  (they register themselves)
 
 
-def optimiser_step(optimiser, loss) -> None:
-    optimiser.zero_grad()
-    loss.backward()
-    optimiser.step()
-
-
-_METHODS: dict[str, type[Method]] = {}
+METHODS = Registry("method", load=_import_methods)
+# Backbone pretraining objectives contributed by method files (zssar.backbones.objective.Objective
+# subclasses, built as OBJECTIVES.get(name)(settings, seen class text)); "ce" is none of them.
+OBJECTIVES = Registry("pretraining objective", load=_import_methods, hint="or 'ce' (cross-entropy only)")
 
 
 def register_method(cls: type[Method]) -> type[Method]:
-    _METHODS[cls.name] = cls
-    return cls
+    return METHODS.register(cls.name, cls)
 
 
 def method_names() -> list[str]:
-    _import_all()
-    return sorted(_METHODS)
+    return METHODS.names()
+
+
+def method_class(name: str) -> type[Method]:
+    return METHODS.get(name)
 
 
 def make_method(name: str, **settings) -> Method:
-    """A fresh, unfitted method by registry name with the given settings."""
-    _import_all()
-    if name not in _METHODS:
-        raise InvalidConfig(f"unknown method {name!r}; registered methods: {sorted(_METHODS)}")
+    """A fresh, unfitted method by registry name with the given settings; an unknown setting is
+    refused with the method's settings named."""
+    import inspect
+
+    cls = METHODS.get(name)
+    known = _setting_names(cls)
+    unknown = sorted(set(settings) - set(known))
+    if unknown:
+        raise InvalidConfig(f"method {name!r} has no setting {', '.join(map(repr, unknown))}; its settings: "
+                            f"{', '.join(known)}")
     try:
-        return _METHODS[name](**settings)
+        return cls(**settings)
     except TypeError as exc:
-        raise InvalidConfig(f"method {name!r}: bad setting ({exc})") from None
+        params = inspect.signature(cls).parameters
+        raise InvalidConfig(f"method {name!r}: bad setting ({exc}); its settings: {', '.join(params)}") from None
 
 
-def _import_all() -> None:
-    from . import global_baseline  # noqa: F401
-    from . import gap  # noqa: F401
-    from . import purls  # noqa: F401
-    from . import dynapurls  # noqa: F401
+def _setting_names(cls) -> list[str]:
+    """The keyword settings of a method's constructor, following ``**`` to its parent's."""
+    import inspect
+
+    names = []
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass is Method or klass is object:
+            continue
+        params = inspect.signature(klass.__init__).parameters
+        names += [p for p, v in params.items() if p != "self" and v.kind is not v.VAR_KEYWORD and p not in names]
+        if not any(v.kind is v.VAR_KEYWORD for v in params.values()):
+            break
+    return names

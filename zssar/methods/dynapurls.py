@@ -10,17 +10,21 @@ class-balanced batch drawn from the bank (Eq. 15) updates S and dF only. The net
 A step every sample with a batch of 8 costs about 5x a PURLS forward pass per sample (the paper's
 5.2x, Tab. 10); the default takes one every ``refine_every=4`` samples, about 2x.
 
-Differences from the paper, on purpose: the probabilities use the same weighted multi-granularity
-score as PURLS (Eq. 14 uses the global item only), so every item's S and dF receive a gradient; the
-candidate classes' own items are the queries (never the label); each call of :meth:`scores` is one
-fresh stream (S, dF and the bank start anew), processed in a seeded random order unless
-``stream_order="given"`` (test views are stored class by class, which no real stream is).
+The refinement runs only on a test stream: ``scores(features, text, stream=Stream(...))`` adapts along
+the samples and returns the scores each had when it arrived, the stream's trace and, in a GZSL stream,
+the frozen PURLS scores as ``gate``; without a stream it scores as fitted (PURLS). Differences from the paper, on
+purpose: the probabilities use the same weighted multi-granularity score as PURLS (Eq. 14 uses the
+global item only), so every item's S and dF receive a gradient; the candidate classes' own items are
+the queries (never the label); each stream starts afresh (S, dF and the bank anew) and is processed
+in a seeded random order unless ``stream_order="given"`` (test views are stored class by class,
+which no real stream is).
 
 GZSL (Sec. 3.5): the entropy gate routes each sample to the seen or the unseen classes. zssar applies
 it to the pseudo-labels as well (``gzsl_pseudo_labels="gated"``, the default): a sample may only enter
-the bank under a class on its side, and the gate reads the frozen PURLS scores (:meth:`gate_scores`),
-which do not drift along the stream. Taking pseudo-labels over all candidates (``"all"``) lets the
-confident seen classes collect the unseen samples, and unseen accuracy collapses on our datasets.
+the bank under a class on its side (``Stream.route``, built by the runner from the gate chosen on
+seen data), and the gate reads the frozen PURLS scores, which do not drift along the stream. Taking
+pseudo-labels over all candidates (``"all"``) lets the confident seen classes collect the unseen
+samples, and unseen accuracy collapses on our datasets.
 
 ``bank_size``, ``confidence`` and ``refine_lr`` are selectable: the runner chooses them on the
 seen-validation view with pseudo-unseen classes as the stream, never on test.
@@ -34,9 +38,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InvalidConfig
-from ..evaluate import normalised_entropy
 from ..features import FeatureSet
-from .base import ClassEmbeddings, register_method
+from .base import Scores, Stream, register_method
 from .purls import Purls, token_matrix
 
 DEFAULT_GRID = {"bank_size": (8, 16), "confidence": (0.1, 0.3), "refine_lr": (1e-3, 1e-2)}
@@ -90,7 +93,6 @@ class MemoryBank:
 @register_method
 class DynaPurls(Purls):
     name = "dynapurls"
-    learns_from_test_stream = True
 
     def __init__(self, bank_size: int = 16, confidence: float = 0.1, refine_lr: float = 1e-2,
                  bank: str = "balanced", refine_batch: int = 8, min_bank: int = 4, refine_every: int = 4,
@@ -101,7 +103,6 @@ class DynaPurls(Purls):
             raise InvalidConfig("dynapurls: gzsl_pseudo_labels must be 'gated' (pseudo-label within the side "
                                 "the entropy gate chose) or 'all' (argmax over every candidate)")
         self.gzsl_pseudo_labels = gzsl_pseudo_labels
-        self.domains = None  # (seen column mask, delta, temperature) while scoring a GZSL stream
         if bank not in ("balanced", "fifo", "none"):
             raise InvalidConfig("dynapurls: bank must be 'balanced', 'fifo' or 'none'")
         if stream_order not in ("shuffled", "given"):
@@ -117,7 +118,6 @@ class DynaPurls(Purls):
         self.refine_every = refine_every  # one step every n samples: the knob of the time per sample
         self.stream_order, self.grid = stream_order, {k: tuple(v) for k, v in grid.items()}
         self.seed = 0
-        self.last_stream: dict = {}
 
     def settings(self) -> dict:
         return {**super().settings(), "bank_size": self.bank_size, "confidence": self.confidence,
@@ -129,26 +129,16 @@ class DynaPurls(Purls):
     def selectable(self) -> dict[str, tuple]:
         return dict(self.grid)
 
-    def set_gzsl_domains(self, seen_columns=None, delta: float = 0.0, temperature: float = 1.0) -> None:
-        self.domains = None if seen_columns is None else (np.asarray(seen_columns, bool), delta, temperature)
-
-    def gate_scores(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
-        """The frozen PURLS scores: what the entropy gate reads. The refined scores grow more confident
-        the longer the stream runs, so a threshold chosen on the short seen_val stream would not hold
-        on a long test stream; the static scores do not drift."""
-        return Purls.scores(self, features, text)
-
-    def routed_seen(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray | None:
-        """Per sample, whether the GZSL gate routes it to the seen side (None outside a gated stream)."""
-        if self.domains is None or self.gzsl_pseudo_labels == "all":
+    def routed_seen(self, static: np.ndarray, stream: Stream) -> np.ndarray | None:
+        """Per sample, whether the GZSL gate routes it to the seen side (None outside a gated GZSL stream)."""
+        if stream.seen_columns is None or stream.route is None or self.gzsl_pseudo_labels == "all":
             return None
-        seen_cols, delta, temperature = self.domains
-        if seen_cols.shape[0] != len(text.class_ids):
-            raise InvalidConfig(f"dynapurls: the GZSL domains name {seen_cols.shape[0]} candidates but the "
-                                f"stream has {len(text.class_ids)}; call set_gzsl_domains(None) first")
-        return normalised_entropy(self.gate_scores(features, text), temperature) < delta
+        if len(stream.seen_columns) != static.shape[1]:
+            raise InvalidConfig(f"dynapurls: the stream marks {len(stream.seen_columns)} candidates as seen or "
+                                f"unseen but there are {static.shape[1]}")
+        return np.asarray(stream.route(static), dtype=bool)
 
-    def pseudo_probabilities(self, chunk: torch.Tensor, logit_scale: torch.Tensor, routed) -> torch.Tensor:
+    def pseudo_probabilities(self, chunk: torch.Tensor, logit_scale: torch.Tensor, routed, seen_columns) -> torch.Tensor:
         """Probabilities the memory bank reads. In a gated GZSL stream (``routed`` given) a sample may
         only be pseudo-labelled with a class on the side the entropy gate routes it to (Sec. 3.5):
         otherwise the seen classes, on which the network was trained and which are the confident
@@ -156,24 +146,29 @@ class DynaPurls(Purls):
         logits = logit_scale * chunk
         if routed is None:
             return logits.softmax(-1)
-        allowed = torch.from_numpy(self.domains[0][None, :] == routed[:, None])
+        allowed = torch.from_numpy(np.asarray(seen_columns, bool)[None, :] == routed[:, None])
         return logits.masked_fill(~allowed, float("-inf")).softmax(-1)
 
-    def fit(self, features, labels, text, *, seed: int = 0, show_progress: bool = False):
+    def fit(self, features, labels, text, *, val=None, seed: int = 0, show_progress: bool = False):
         self.seed = seed
-        super().fit(features, labels, text, seed=seed, show_progress=show_progress)
+        super().fit(features, labels, text, val=val, seed=seed, show_progress=show_progress)
         for p in self.net.parameters():
             p.requires_grad_(False)  # frozen: only S and dF adapt at test time
         return self
 
-    def scores(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
-        """Scores of each row at the moment it arrived in the stream (before the update it causes)."""
+    def scores(self, features: FeatureSet, text, stream: Stream | None = None) -> Scores:
+        """Without a stream: the frozen PURLS scores. With one: the scores of each row at the moment it
+        arrived in the stream (before the update it causes), the frozen scores as ``gate``, the trace."""
+        if stream is None:
+            return Purls.scores(self, features, text)
+        static = Purls.scores(self, features, text) if stream.seen_columns is not None else None  # GZSL gate
         self._require_fit()
         tokens, items = token_matrix(features), self.text_tensor(text)
         n, k = len(tokens), items.shape[0]
         rng = np.random.default_rng([self.seed, 7])
         order = rng.permutation(n) if self.stream_order == "shuffled" else np.arange(n)
-        routed = self.routed_seen(features, text)
+        temperature = self.temperature()
+        routed = None if static is None else self.routed_seen(static.values, stream)
         with torch.no_grad():
             keys = self.net.keys(tokens)
             logit_scale = self.net.logit_scale.exp()
@@ -193,7 +188,8 @@ class DynaPurls(Purls):
                 refined = F.normalize(scale * items + shift, dim=-1)
                 chunk = self.combine(self.net.similarities(tokens[rows], refined, keys[rows]))
             out[rows] = chunk.numpy()
-            prob = self.pseudo_probabilities(chunk, logit_scale, None if routed is None else routed[rows])
+            prob = self.pseudo_probabilities(chunk, logit_scale, None if routed is None else routed[rows],
+                                             stream.seen_columns)
             for i, row in zip(rows, prob):
                 conf, pred = float(row.max()), int(row.argmax())
                 if conf > self.confidence:
@@ -218,15 +214,14 @@ class DynaPurls(Purls):
                 updates += 1
         with torch.no_grad():
             refined = F.normalize(scale * items + shift, dim=-1).numpy()
-        self.last_stream = {"order": order, "updates": updates, "bank_sizes": bank.sizes(), "pseudo": labelled,
-                            "refined_text": refined, "routed_seen": routed,
-                            "seconds": time.perf_counter() - started}
-        return out
+        trace = {"order": order, "updates": updates, "bank_sizes": bank.sizes(), "pseudo": labelled,
+                 "refined_text": refined, "routed_seen": routed, "seconds": time.perf_counter() - started}
+        return Scores(out, temperature=temperature, gate=None if static is None else static.values, trace=trace)
 
-    def global_embeddings(self, features: FeatureSet, text: ClassEmbeddings, refined_text=None):
+    def global_embeddings(self, features: FeatureSet, text, refined_text=None):
         """(N, D) skeleton features of the global item, with the queries of each sample's best
         candidate, and (K, D) the candidates' global text: static, or ``refined_text`` (K, G, D) as
-        left by a stream (``last_stream["refined_text"]``). For pictures of the shared space."""
+        left by a stream (``Scores.trace["refined_text"]``). For pictures of the shared space."""
         self._require_fit()
         items = self.text_tensor(text) if refined_text is None else torch.from_numpy(refined_text)
         tokens = token_matrix(features)

@@ -2,143 +2,153 @@
 
 GAP (Xiang et al., ICCV 2023) maps the global feature and each body part's pooled feature into the
 text space with one head per stream, trained with a multi-part KL contrastive loss whose soft
-targets count every same-class pair as positive. An unseen class c is then scored with its own text:
+targets count every same-class pair as positive (:mod:`zssar.methods.gap_objective`). An unseen
+class c is then scored with its own prompts:
 
     score(x, c) = sum_k w_k cos(h_k(f_k(x)), t_k(c)) / sum_k w_k,
 
-k over the global stream and the parts; ``part_weight`` is w_k of a part relative to the global one.
+k over the global stream and the parts; ``part_weight`` is w_k of a part relative to the global one,
+t_k(c) the mean of c's synonyms (global) or "label: part k's description".
 
-Two ways to get the heads:
-* the backbone was pretrained with GAP's objective (``BackboneConfig(objective="gap")``, or
-  ``RunConfig(objective="gap")`` / ``zssar run --objective gap``): heads and prompt embeddings
-  ("label: part description", the synonyms' mean for the global stream) come from its cache entry,
-  trained jointly with the backbone on ``seen_train``; with a fine-tuned text tower
-  (``GapConfig(text_tower="finetune")``) the prompts of every class, unseen ones included, are
-  embedded by the tuned tower. :meth:`fit` learns nothing more;
-* any other backbone: :meth:`fit` trains the heads on the frozen features of ``seen_train`` with the
-  same loss, against the text fields ``synonyms`` (global) and the partition's part fields.
+Two ways to get the heads, one set of prompts and one loss:
+
+* the backbone was pretrained with GAP's objective (``RunConfig(objective="gap")``,
+  ``zssar run --objective gap``): the heads, and a fine-tuned text tower's weights, travel with the
+  features (``FeatureSet.objective``); :meth:`GAP.fit` trains nothing more. Its ``partition`` and
+  ``text`` must be the objective's;
+* any other backbone: :meth:`GAP.fit` trains the heads on the frozen features of ``seen_train``
+  (standardised with training statistics) with the same prompts and loss.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..backbones.gap_objective import PARTITIONS, TEXT_FIELD_GROUP, AlignedFeatures
 from ..errors import InvalidConfig
 from ..features import FeatureSet
-from ..utils import array_digest, progress, seed_everything
-from .base import ClassEmbeddings, Method, optimiser_step, register_method, shuffled_batches
+from ..utils import array_digest, progress, torch_seeded
+from .base import OBJECTIVES, Method, Needs, Scores, register_method
+from .gap_objective import (PARTITIONS, TEXT_FIELD_GROUP, GapConfig, GapObjective, GapPrompts, build_module, gap_loss,
+                             project)
+from .training import optimiser_step, shuffled_batches
+
+OBJECTIVES.register("gap", GapObjective)
 
 
 @register_method
 class GAP(Method):
     name = "gap"
 
-    def __init__(self, part_weight: float = 1.0, partition: str = "4", temperature: float = 0.1,
+    def __init__(self, part_weight: float = 1.0, partition: str = "4", text: str = "both", temperature: float = 0.1,
                  epochs: int = 40, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4):
-        if part_weight < 0 or temperature <= 0 or epochs < 1 or batch_size < 1:
-            raise InvalidConfig("gap: part_weight >= 0, temperature > 0, epochs and batch_size >= 1")
-        if partition not in PARTITIONS:
-            raise InvalidConfig(f"gap: partition {partition!r}; use one of {list(PARTITIONS)}")
-        self.part_weight, self.partition, self.temperature = part_weight, partition, temperature
+        if part_weight < 0 or epochs < 1 or batch_size < 1:
+            raise InvalidConfig("gap: part_weight >= 0, epochs and batch_size >= 1")
+        self.config = GapConfig(partition=partition, text=text, temperature=temperature)
+        self.part_weight, self.partition, self.text, self.temperature = part_weight, partition, text, temperature
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
-        self.streams: tuple[str, ...] = ()
-        self.heads = None  # only when trained here on frozen features
-        self._digest = "unfitted"
-
-    def settings(self) -> dict:
-        return {"part_weight": self.part_weight, "partition": self.partition, "temperature": self.temperature,
-                "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
-                "weight_decay": self.weight_decay}
+        self.module = None
+        self.mean = self.std = None  # standardisation of frozen features (heads trained here)
+        self.tuned = False  # scoring with a jointly fine-tuned text tower
 
     @property
-    def text_fields(self) -> tuple[str, ...]:
-        grouping = PARTITIONS[self.partition]
-        if grouping is None:
-            return ("synonyms",)
-        return ("synonyms",) + tuple(f"{TEXT_FIELD_GROUP[grouping]}.{p}" for p in _part_names(grouping))
+    def needs(self) -> Needs:
+        from ..data.layouts import NTU25  # part names are the same in every layout
 
-    def fit(self, features: FeatureSet, labels, text: ClassEmbeddings, *, seed: int = 0,
-            show_progress: bool = False):
-        if isinstance(features, AlignedFeatures):
-            self.streams, self.heads = features.streams, None
-            self._digest = array_digest([features.aligned, features.class_text[list(text.class_ids)]])
+        grouping = PARTITIONS[self.partition]
+        fields = ("label", "synonyms")
+        if grouping and self.text in ("parts", "both"):
+            fields += tuple(f"{TEXT_FIELD_GROUP[grouping]}.{p}" for p in NTU25.part_groups(grouping))
+        return Needs(text_fields=fields)
+
+    def settings(self) -> dict:
+        return {"part_weight": self.part_weight, "partition": self.partition, "text": self.text,
+                "temperature": self.temperature, "epochs": self.epochs, "batch_size": self.batch_size, "lr": self.lr,
+                "weight_decay": self.weight_decay}
+
+    def fit(self, features: FeatureSet, labels, text, *, val=None, seed: int = 0, show_progress: bool = False):
+        import torch
+
+        state = features.objective
+        if state is not None and state.name == "gap":
+            trained = GapConfig(**state.settings)
+            if (trained.partition, trained.text) != (self.partition, self.text):
+                raise InvalidConfig(f"gap: the backbone was trained with GAP's objective at partition "
+                                    f"{trained.partition!r}, text {trained.text!r}; set the method alike "
+                                    f"(--set partition={trained.partition} --set text={trained.text})")
+            self.tuned = trained.text_tower == "finetune"
+            prompts = GapPrompts(text, features.layout, self.config)
+            self.module = build_module(trained, len(prompts.streams), features.pooled.shape[1],
+                                       int(state.weights["heads.0.weight"].shape[0]), text)
+            self.module.load_state_dict({k: torch.from_numpy(v) for k, v in state.weights.items()})
+            self.module.eval()
+            self.mean = self.std = None
             return self
-        self.streams = ("global",) + _part_names(PARTITIONS[self.partition])
         self._train_heads(features, labels, text, seed, show_progress)
         return self
 
     def _train_heads(self, features, labels, text, seed, show_progress) -> None:
         import torch
-        from torch import nn
 
-        from ..backbones.gap_objective import gap_loss
-
-        seed_everything(seed)
-        groups = _joint_groups(PARTITIONS[self.partition], features.tokens.shape[2])
-        x = torch.from_numpy(_stream_inputs(features, groups))  # (N, S, C)
-        self.groups = groups
+        prompts = GapPrompts(text, features.layout, self.config)
+        prompts.embed(text.encode)
+        x = torch.from_numpy(_stream_inputs(features, prompts.joint_groups))  # (N, S, C)
         self.mean, self.std = x.mean(0), x.std(0) + 1e-6  # training statistics only
         xs = (x - self.mean) / self.std
-        t = torch.from_numpy(np.stack([text.fields[f] for f in self.text_fields], axis=1))  # (K, S, D)
-        pos = {c: i for i, c in enumerate(text.class_ids)}
-        y = torch.tensor([pos[int(c)] for c in labels])
-        self.heads = nn.ModuleList(nn.Linear(x.shape[2], t.shape[2]) for _ in self.streams)
-        opt = torch.optim.AdamW(self.heads.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        y = torch.as_tensor(np.asarray(labels))
+        rng = np.random.default_rng(seed)  # the synonym drawn for each sample's global stream
+        with torch_seeded(seed):
+            self.module = build_module(self.config, len(prompts.streams), x.shape[2], prompts.dim)
+        opt = torch.optim.AdamW(self.module.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         gen = torch.Generator().manual_seed(seed)
         for _ in progress(range(self.epochs), desc="fit gap heads", enabled=show_progress):
             for sel in shuffled_batches(len(xs), self.batch_size, gen):
-                loss = gap_loss(self._project(xs[sel]), t[y[sel]], y[sel], self.temperature)
-                optimiser_step(opt, loss)
-        self._digest = array_digest([p.detach().numpy() for p in self.heads.parameters()])
+                aligned = torch.stack([head(xs[sel, k]) for k, head in enumerate(self.module.heads)], dim=1)
+                target = torch.from_numpy(prompts.sample(np.asarray(labels)[sel.numpy()], rng))
+                optimiser_step(opt, gap_loss(aligned, target, y[sel], self.config.temperature))
+        self.module.eval()
 
-    def _project(self, xs):
-        import torch
-
-        return torch.stack([head(xs[:, k]) for k, head in enumerate(self.heads)], dim=1)
-
-    def weights(self) -> np.ndarray:
-        w = np.full(len(self.streams), self.part_weight, dtype=np.float32)
+    def weights(self, streams: int) -> np.ndarray:
+        w = np.full(streams, self.part_weight, dtype=np.float32)
         w[0] = 1.0
         return w / w.sum()
 
-    def scores(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
-        if not self.streams:
-            raise RuntimeError("fit the method before scoring")
-        if self.heads is None:
-            if not isinstance(features, AlignedFeatures) or features.streams != self.streams:
-                raise InvalidConfig("gap: fitted with a GAP backbone's heads; score features of the same backbone")
-            s, t = features.aligned, features.class_text[list(text.class_ids)]
-        else:
-            import torch
+    def scores(self, features: FeatureSet, text, stream=None) -> Scores:
+        import torch
 
-            with torch.no_grad():
-                x = torch.from_numpy(_stream_inputs(features, self.groups))
-                s = self._project((x - self.mean) / self.std).numpy()
-            t = np.stack([text.fields[f] for f in self.text_fields], axis=1)
-        per_stream = np.einsum("nsd,ksd->nks", _unit(s), _unit(t))
-        return (per_stream @ self.weights()).astype(np.float32)
+        if self.module is None:
+            raise RuntimeError("fit the method before scoring")
+        prompts = GapPrompts(text, features.layout, self.config)
+        prompts.embed(self._encoder(text))
+        with torch.no_grad():
+            if self.mean is None:  # heads trained with the backbone read its raw features
+                pooled, tokens = torch.from_numpy(features.pooled), torch.from_numpy(features.tokens)
+                s = torch.cat([project(self.module.heads, pooled[b:b + 128], tokens[b:b + 128], prompts.joint_groups)
+                               for b in range(0, len(features), 128)]).numpy()
+            else:
+                x = (torch.from_numpy(_stream_inputs(features, prompts.joint_groups)) - self.mean) / self.std
+                s = torch.stack([head(x[:, k]) for k, head in enumerate(self.module.heads)], dim=1).numpy()
+        per_stream = np.einsum("nsd,ksd->nks", _unit(s), _unit(prompts.class_text()))
+        return Scores(per_stream @ self.weights(len(prompts.streams)), temperature=self.temperature)
+
+    def _encoder(self, text):
+        """How candidate prompts are embedded: the run's encoder, or the jointly tuned tower."""
+        if not self.tuned:
+            return text.encode
+        from ..text.towers import TowerEncoder
+
+        tower = self.module.text.eval()
+
+        class TunedTower(TowerEncoder):
+            name = "gap-finetuned"
+
+            def __init__(self):
+                self._tower, self.dim = tower, tower.output_dim
+
+        return TunedTower().encode
 
     def state_digest(self) -> str:
-        return self._digest
-
-
-def _part_names(grouping: str | None) -> tuple[str, ...]:
-    from ..data.layouts import NTU25
-
-    return tuple(NTU25.part_groups(grouping)) if grouping else ()
-
-
-def _joint_groups(grouping: str | None, num_joints: int) -> tuple[tuple[int, ...], ...]:
-    """The joints of each part, from the registered layout with this many joints."""
-    from ..data.layouts import LAYOUTS
-
-    if grouping is None:
-        return ()
-    matches = [layout for layout in LAYOUTS.values() if layout.num_joints == num_joints]
-    if len(matches) != 1:
-        raise InvalidConfig(f"gap: cannot tell the layout of {num_joints}-joint features "
-                            f"({len(matches)} registered layouts have that many joints)")
-    return tuple(matches[0].part_groups(grouping).values())
+        if self.module is None:
+            return "unfitted"
+        return array_digest([p.detach().numpy() for p in self.module.parameters()])
 
 
 def _stream_inputs(features: FeatureSet, groups) -> np.ndarray:

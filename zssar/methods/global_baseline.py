@@ -11,8 +11,9 @@ import numpy as np
 
 from ..errors import InvalidConfig
 from ..features import FeatureSet
-from ..utils import array_digest, progress, seed_everything
-from .base import ClassEmbeddings, Method, optimiser_step, register_method, shuffled_batches
+from ..utils import array_digest, progress, torch_seeded
+from .base import Method, Needs, Scores, label_positions, register_method
+from .training import optimiser_step, shuffled_batches
 
 
 @register_method
@@ -31,32 +32,30 @@ class GlobalBaseline(Method):
         self.history: list[dict] = []
 
     @property
-    def text_fields(self) -> tuple[str, ...]:
-        return (self.text_field,)
+    def needs(self) -> Needs:
+        return Needs(text_fields=(self.text_field,))
 
     def settings(self) -> dict:
         return {"text_field": self.text_field, "hidden": self.hidden, "dropout": self.dropout,
                 "temperature": self.temperature, "epochs": self.epochs, "batch_size": self.batch_size,
                 "lr": self.lr, "weight_decay": self.weight_decay}
 
-    def _text(self, text: ClassEmbeddings):
+    def _text(self, text):
         import torch
 
-        if self.text_field not in text.fields:
-            raise InvalidConfig(f"global baseline needs text field {self.text_field!r}; "
-                                f"given: {sorted(text.fields)}")
-        return torch.from_numpy(text.fields[self.text_field])
+        return torch.from_numpy(text.embeddings(self.text_field))
 
-    def fit(self, features: FeatureSet, labels, text: ClassEmbeddings, *, seed: int = 0,
-            show_progress: bool = False):
+    def fit(self, features: FeatureSet, labels, text, *, val=None, seed: int = 0, show_progress: bool = False):
+        with torch_seeded(seed):
+            return self._fit(features, labels, text, seed, show_progress)
+
+    def _fit(self, features, labels, text, seed, show_progress):
         import torch
         import torch.nn.functional as F
         from torch import nn
 
-        seed_everything(seed)
         x = torch.from_numpy(features.pooled)
-        pos = {c: i for i, c in enumerate(text.class_ids)}
-        y = torch.tensor([pos[int(c)] for c in labels])
+        y = torch.from_numpy(label_positions(labels, text.class_ids))
         t = F.normalize(self._text(text), dim=-1)
         self.mean, self.std = x.mean(0), x.std(0) + 1e-6  # standardise with training statistics only
         self.net = nn.Sequential(nn.Linear(x.shape[1], self.hidden), nn.ReLU(), nn.Dropout(self.dropout),
@@ -77,7 +76,7 @@ class GlobalBaseline(Method):
         self.net.eval()
         return self
 
-    def scores(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
+    def scores(self, features: FeatureSet, text, stream=None) -> Scores:
         import torch
         import torch.nn.functional as F
 
@@ -86,7 +85,7 @@ class GlobalBaseline(Method):
         with torch.no_grad():
             z = F.normalize(self.net((torch.from_numpy(features.pooled) - self.mean) / self.std), dim=-1)
             t = F.normalize(self._text(text), dim=-1)
-            return (z @ t.T).numpy().astype(np.float32)
+            return Scores((z @ t.T).numpy(), temperature=self.temperature)
 
     def state_digest(self) -> str:
         if self.net is None:

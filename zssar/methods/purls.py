@@ -21,8 +21,6 @@ validation set, batch 256). The learnable weights follow uncertainty weighting,
 """
 from __future__ import annotations
 
-import copy
-import json
 import math
 
 import numpy as np
@@ -30,11 +28,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.layouts import get_layout
 from ..errors import InvalidConfig
 from ..features import FeatureSet
-from ..utils import array_digest, progress, seed_everything
-from .base import ClassEmbeddings, Method, optimiser_step, register_method, shuffled_batches
+from ..utils import array_digest, progress, torch_seeded
+from .base import Method, Needs, Scores, label_positions, register_method
+from .training import optimiser_step, shuffled_batches
 
 PART_FIELDS = tuple(f"purls_parts.{k}" for k in ("head", "hands", "torso", "legs"))
 PHASE_FIELDS = tuple(f"phases.{k}" for k in ("start", "middle", "end"))
@@ -97,30 +95,15 @@ def token_matrix(features: FeatureSet) -> torch.Tensor:
     return F.normalize(t.reshape(t.shape[0], -1, t.shape[-1]), dim=-1)
 
 
-# Trained networks of this process by everything that determines them (the training is
-# deterministic): DynaPURLS freezes exactly the network PURLS trains, so a sweep that runs both on
-# the same features trains it once. Bounded, so a long sweep does not grow.
-_FITTED: dict[str, tuple] = {}
-_FITTED_KEEP = 4
-
-
-def _fit_key(settings: dict, features: FeatureSet, labels, text: ClassEmbeddings, seed: int) -> str:
-    described = json.dumps([settings, seed, list(map(int, text.class_ids))], sort_keys=True)
-    arrays = [features.pooled, features.tokens, np.asarray(labels, np.int64),
-              *(text.fields[k] for k in sorted(text.fields))]
-    return described + array_digest(arrays)
-
-
 @register_method
 class Purls(Method):
     name = "purls"
-    needs_layout = True  # the static partition pools the layout's purls4 joint groups
 
     def __init__(self, granularity: str = "global+parts+phases", partition: str = "adaptive",
                  weighting: str = "learnable", global_field: str = "label+description",
                  train_queries: str = "candidate", attention_dim: int = 150, hidden: int = 512,
                  epochs: int = 60, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4,
-                 layout: str | None = None, chunk: int = 64):
+                 chunk: int = 64):
         checks = [(granularity in GRANULARITIES, f"granularity must be one of {GRANULARITIES}"),
                   (partition in ("adaptive", "static"), "partition must be 'adaptive' or 'static'"),
                   (weighting in ("learnable", "average"), "weighting must be 'learnable' or 'average'"),
@@ -132,12 +115,13 @@ class Purls(Method):
         self.granularity, self.partition, self.weighting = granularity, partition, weighting
         self.global_field, self.train_queries = global_field, train_queries
         self.attention_dim, self.hidden, self.epochs, self.batch_size = attention_dim, hidden, epochs, batch_size
-        self.lr, self.weight_decay, self.layout, self.chunk = lr, weight_decay, layout, chunk
+        self.lr, self.weight_decay, self.chunk = lr, weight_decay, chunk
         self.net: PurlsNet | None = None
         self.history: list[dict] = []
 
     @property
     def text_fields(self) -> tuple[str, ...]:
+        """The text items of each class, in order: the global text, then parts, then phases."""
         fields = (self.global_field,)
         if "parts" in self.granularity:
             fields += PART_FIELDS
@@ -145,28 +129,26 @@ class Purls(Method):
             fields += PHASE_FIELDS
         return fields
 
+    @property
+    def needs(self) -> Needs:
+        return Needs(text_fields=self.text_fields)
+
     def settings(self) -> dict:
         keys = ("granularity", "partition", "weighting", "global_field", "train_queries", "attention_dim",
-                "hidden", "epochs", "batch_size", "lr", "weight_decay", "layout")
+                "hidden", "epochs", "batch_size", "lr", "weight_decay")
         return {k: getattr(self, k) for k in keys}
 
     # ---------------------------------------------------------------- helpers
-    def text_tensor(self, text: ClassEmbeddings) -> torch.Tensor:
+    def text_tensor(self, text) -> torch.Tensor:
         """(K, G, D) unit text items of the candidate classes, in :attr:`text_fields` order."""
-        missing = [f for f in self.text_fields if f not in text.fields]
-        if missing:
-            raise InvalidConfig(f"purls needs text fields {missing}; given: {sorted(text.fields)}")
-        items = torch.from_numpy(np.stack([text.fields[f] for f in self.text_fields], 1).astype(np.float32))
+        items = torch.from_numpy(np.stack([text.embeddings(f) for f in self.text_fields], 1).astype(np.float32))
         return F.normalize(items, dim=-1)  # unit rows, as DynaPURLS's F' = norm(S * F + dF) at S=1, dF=0
 
-    def _static_pools(self, t_prime: int, v: int) -> torch.Tensor:
+    def _static_pools(self, layout, t_prime: int, v: int) -> torch.Tensor:
         """(G, T'V) uniform pools: all tokens, each purls4 part over time, each third of time."""
-        if self.layout is None:
-            raise InvalidConfig("purls partition='static' needs the skeleton layout: pass layout='ntu25' "
-                                "(the experiment runner passes the dataset's layout)")
         masks = [np.ones((t_prime, v))]
         if "parts" in self.granularity:
-            for joints in get_layout(self.layout).part_groups("purls4").values():
+            for joints in layout.part_groups("purls4").values():
                 m = np.zeros((t_prime, v))
                 m[:, list(joints)] = 1
                 masks.append(m)
@@ -182,30 +164,22 @@ class Purls(Method):
         """(N, K) score: the granularity similarities weighted by the learnt (or equal) weights."""
         return (sims * self.net.item_weights(self.weighting == "learnable")).sum(-1)
 
-    def score_temperature(self) -> float:
+    def temperature(self) -> float:
+        """The learnt temperature at which the scores are probabilities."""
         return float(torch.exp(-self.net.logit_scale).item()) if self.net is not None else 0.07
 
     # ---------------------------------------------------------------- training
-    def fit(self, features: FeatureSet, labels, text: ClassEmbeddings, *, seed: int = 0,
-            show_progress: bool = False):
-        key = _fit_key(Purls.settings(self), features, labels, text, seed)
-        if key in _FITTED:  # the same training already ran in this process (e.g. PURLS, then DynaPURLS)
-            self.net, self.history = copy.deepcopy(_FITTED[key])
-            return self
-        self._train(features, labels, text, seed, show_progress)
-        _FITTED[key] = copy.deepcopy((self.net, self.history))
-        while len(_FITTED) > _FITTED_KEEP:
-            _FITTED.pop(next(iter(_FITTED)))
+    def fit(self, features: FeatureSet, labels, text, *, val=None, seed: int = 0, show_progress: bool = False):
+        with torch_seeded(seed):
+            self._train(features, labels, text, seed, show_progress)
         return self
 
-    def _train(self, features: FeatureSet, labels, text: ClassEmbeddings, seed: int, show_progress: bool):
-        seed_everything(seed)
+    def _train(self, features: FeatureSet, labels, text, seed: int, show_progress: bool):
         tokens = token_matrix(features)
         _, t_prime, v, c = features.tokens.shape
         items = self.text_tensor(text)
-        pos = {k: i for i, k in enumerate(text.class_ids)}
-        y = torch.tensor([pos[int(k)] for k in labels])
-        pools = self._static_pools(t_prime, v) if self.partition == "static" else None
+        y = torch.from_numpy(label_positions(labels, text.class_ids))
+        pools = self._static_pools(features.layout, t_prime, v) if self.partition == "static" else None
         self.net = PurlsNet(c, items.shape[-1], items.shape[1], self.attention_dim, self.hidden, pools)
         opt = torch.optim.Adam(self.net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         gen = torch.Generator().manual_seed(seed)
@@ -242,7 +216,7 @@ class Purls(Method):
         if self.net is None:
             raise RuntimeError("fit the method before scoring")
 
-    def similarities(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
+    def similarities(self, features: FeatureSet, text) -> np.ndarray:
         """(N, K, G) per-granularity cosines, each candidate scored with its own text items."""
         self._require_fit()
         tokens, items = token_matrix(features), self.text_tensor(text)
@@ -250,13 +224,13 @@ class Purls(Method):
             out = [self.net.similarities(tokens[b:b + self.chunk], items) for b in range(0, len(tokens), self.chunk)]
         return torch.cat(out).numpy() if out else np.zeros((0, items.shape[0], items.shape[1]), np.float32)
 
-    def scores(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
+    def scores(self, features: FeatureSet, text, stream=None) -> Scores:
         self._require_fit()
         sims = torch.from_numpy(self.similarities(features, text))
         with torch.no_grad():
-            return self.combine(sims).numpy().astype(np.float32)
+            return Scores(self.combine(sims).numpy(), temperature=self.temperature())
 
-    def attention_maps(self, features: FeatureSet, text: ClassEmbeddings) -> np.ndarray:
+    def attention_maps(self, features: FeatureSet, text) -> np.ndarray:
         """(N, K, G, T', V) attention of each candidate's text items over each sample's tokens."""
         self._require_fit()
         n, t_prime, v, _ = features.tokens.shape

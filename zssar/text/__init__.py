@@ -1,6 +1,6 @@
 """The text side: class descriptions, the papers' prompts, and text encoders.
 
-* :mod:`~zssar.text.schema` — the description schema (:class:`ClassText`) and its field names;
+* :mod:`~zssar.text.schema` — the description schema (:class:`ClassDescription`) and its field names;
 * :mod:`~zssar.text.descriptions` — :class:`TextBank` and :func:`text_bank_for` (project text,
   label-only fallback, or a published source);
 * :mod:`~zssar.text.importers` — readers of the published GAP, STAR, SMIE, SA-DVAE, PURLS and Neuron files;

@@ -34,7 +34,7 @@ def nearest_classes(similarity: np.ndarray, queries, candidates, k: int = 3) -> 
 
 
 def class_across_sources(dataset: str, class_names, label: str, sources=("project", "gap", "star", "purls")):
-    """The text of one class from each source: ``{source: ClassText or the reason it is unavailable}``."""
+    """The text of one class from each source: ``{source: ClassDescription or the reason it is unavailable}``."""
     from ..errors import ZssarError
     from .descriptions import text_bank_for
 

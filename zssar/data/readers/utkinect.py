@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import InvalidData
-from ..classnames import UTKINECT_CLASSES
+from ...classnames import UTKINECT_CLASSES
 from ..layouts import KINECT20
 from ..registry import register_dataset
 from ..skeleton import SkeletonSet

@@ -3,7 +3,9 @@
 NTU RGB+D 60/120: the A1..A120 list of the dataset's README (the first 60 are NTU 60).
 PKU-MMD phase I: the 51 action names in official label order.
 KARD, UTKinect-Action3D and NW-UCLA: the action names of their publications, in label order.
-Description files (``zssar/text/data/*.json``) are keyed by exactly these names.
+Description files (``zssar/text/data/*.json``) are keyed by exactly these names. The lists are
+shared vocabulary of the data layer (readers, splits) and the text layer (descriptions), so they
+live beside both rather than in either.
 """
 from __future__ import annotations
 
