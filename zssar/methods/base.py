@@ -124,7 +124,14 @@ def label_positions(labels, class_ids) -> np.ndarray:
 
 
 def _import_methods() -> None:
-    from . import dynapurls, gap, global_baseline, purls  # noqa: F401  (they register themselves)
+    """Import every module of this package: each method file registers itself (and its objective)."""
+    import importlib
+    import pkgutil
+
+    from .. import methods
+
+    for module in pkgutil.iter_modules(methods.__path__):
+        importlib.import_module(f"{methods.__name__}.{module.name}")
 
 
 METHODS = Registry("method", load=_import_methods)
