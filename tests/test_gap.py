@@ -262,7 +262,7 @@ def test_cli_run_objective_gap(small_synthetic, tmp_path, capsys):
     args = ["run", "--dataset", f"npz:{path}", "--split", SPLIT, "--method", "gap", "--epochs", "1",
             "--cache", str(tmp_path / "cache"), "--json", "--quiet"]
     assert main(args + ["--objective", "gap", "--objective-set", "weight=0.5"]) == 0
-    record = json.loads(capsys.readouterr().out)
+    record = json.loads(capsys.readouterr().out)["records"][0]
     assert record["objective"] == "gap" and record["method"] == "gap"
     assert record["objective_settings"]["weight"] == 0.5 and record["objective_settings"]["partition"] == "4"
     key = record["backbone_cache"]["key"]

@@ -65,7 +65,7 @@ def test_every_method_runs_on_a_chosen_backbone_from_the_command_line(method, sm
     for setting in fast:
         args += ["--set", setting]
     assert main(args) == 0
-    record = json.loads(capsys.readouterr().out)
+    record = json.loads(capsys.readouterr().out)["records"][0]
     assert record["backbone"]["name"] == "shiftgcn" and record["backbone"]["frames"] == 16
     assert record["method"] == method and 0.0 <= record["metrics"]["zsl_top1"] <= 1.0
 

@@ -97,7 +97,7 @@ def test_cli_run_json_and_errors(tmp_path, capsys, monkeypatch):
     args = ["run", "--dataset", "synthetic", "--split", "random:5:seed=0", "--seed", "0", "--epochs", "1",
             "--cache", str(tmp_path), "--json", "--quiet", "--results", str(tmp_path / "r.jsonl")]
     assert main(args) == 0
-    record = json.loads(capsys.readouterr().out)
+    record = json.loads(capsys.readouterr().out)["records"][0]
     assert record["dataset"] == "synthetic" and "embedded synthetic" in record["data_source"]
     assert record["metrics"]["zsl_top1"] >= 0 and "gamma" in record["selected"]
     assert len((tmp_path / "r.jsonl").read_text().splitlines()) == 1

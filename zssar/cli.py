@@ -24,10 +24,26 @@ def _parser(modules) -> argparse.ArgumentParser:
     return p
 
 
+def _quiet() -> None:
+    """No progress bars from the libraries either (the text encoder's weight loading prints one)."""
+    import os
+
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        from transformers.utils import logging
+
+        logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     modules = _modules()
     args = _parser(modules).parse_args(argv)
     module = modules[args.command]
+    if getattr(args, "quiet", False):
+        _quiet()
     try:
         out = module.main(args)
     except ZssarError as exc:

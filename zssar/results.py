@@ -15,13 +15,40 @@ METRICS = {"ZSL": "zsl_top1", "ZSL_class_mean": "zsl_class_mean", "S": "gzsl_S",
            "S_gate": "gzsl_gate_S", "U_gate": "gzsl_gate_U", "H_gate": "gzsl_gate_H", "seen": "seen_top1"}
 
 
-def append_record(record: dict, path: str | Path) -> None:
-    """Append one results record as a JSON line to a results table file."""
+def check_writable(path: str | Path) -> Path:
+    """Refuse, before any work, a results file that cannot be appended to (saying why and what to do)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = record.to_dict() if hasattr(record, "to_dict") else record
-    with open(path, "a") as f:
-        f.write(json.dumps(payload, default=json_default) + "\n")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise InvalidConfig(f"cannot write results to {path} ({exc.strerror or exc}); pass --results with a "
+                            "file in a folder you can write to") from None
+    return path
+
+
+def append_record(record: dict, path: str | Path) -> Path:
+    """Append one results record as a JSON line to a results table file. A finished record is never
+    lost: when the file cannot be written any more, the record goes to a file of its own in the
+    cache's ``orphaned-records`` folder and the error says where. Returns the file written."""
+    path = Path(path)
+    payload = json.dumps(record.to_dict() if hasattr(record, "to_dict") else record, default=json_default)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            f.write(payload + "\n")
+        return path
+    except OSError as exc:
+        import hashlib
+
+        from .config import cache_root
+
+        rescue = cache_root() / "orphaned-records" / f"{hashlib.sha256(payload.encode()).hexdigest()[:16]}.jsonl"
+        rescue.parent.mkdir(parents=True, exist_ok=True)
+        rescue.write_text(payload + "\n")
+        raise InvalidConfig(f"could not append to {path} ({exc.strerror or exc}); the finished record is kept "
+                            f"in {rescue}: append it with `cat {rescue} >> {path}`") from None
 
 
 RUN_KEYS = ("dataset", "split", "method", "seed", "metrics")  # what every run record holds

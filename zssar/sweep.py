@@ -16,7 +16,7 @@ from .data.registry import load_dataset
 from .data.skeleton import SkeletonSet
 from .data.splits import parse_split
 from .records import record_identity, run_identity
-from .results import append_record, load_records
+from .results import append_record, check_writable, load_records
 from .runner import RunConfig, run_experiment
 from .utils import progress
 
@@ -25,6 +25,8 @@ def run_many(config: RunConfig, *, seeds=None, splits=None, methods=None, data: 
              results: str | None = None, resume: bool = False, show_progress: bool = True) -> list:
     """Run ``config`` for every (split, seed, method) and return one record each, as stored (a dict in
     the JSON shape of :class:`~zssar.records.ResultRecord`), appended to ``results``."""
+    if results:
+        check_writable(results)  # before any work: a run must never end with nowhere to go
     if data is None:
         data = load_dataset(config.dataset, config.data_root, **config.dataset_options)
     done = load_records(results) if resume and results and Path(results).exists() else []

@@ -87,8 +87,7 @@ def main(args) -> dict:
                        backbone=backbone_from_args(args))
     records = run_many(config, seeds=args.seed, splits=args.split, methods=args.method, results=args.results,
                        resume=args.resume, show_progress=not args.quiet)
-    if len(records) == 1:
-        return records[0]
+    # one shape for one run and many: the records, and their mean and std per (dataset, setting, method)
     summary = aggregate(records).to_dict(orient="records")
     return {"runs": len(records), "aggregate": summary, "records": records}
 
@@ -104,10 +103,10 @@ def _one(out: dict) -> None:
 
 
 def human(out: dict) -> None:
-    if "records" not in out:
-        return _one(out)
     for record in out["records"]:
         _one(record)
+    if out["runs"] == 1:
+        return
     print(f"mean ± std over {out['runs']} runs:")
     for row in out["aggregate"]:
         print("  " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))

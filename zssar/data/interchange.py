@@ -54,7 +54,11 @@ def load_npz(path: str | os.PathLike, *, min_frames: int = 2, degenerate: str = 
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise InvalidData(f"{path}: not a readable .npz file ({exc}); the file is truncated or not an npz.") from None
+        # numpy's own message may suggest loading with allow_pickle, which would run code the file holds
+        reason = "it holds Python objects, which are never loaded" if "pickle" in str(exc) else type(exc).__name__
+        raise InvalidData(f"{path} is not a valid interchange file ({reason}): an interchange file is an .npz of "
+                          f"plain arrays {list(REQUIRED)} plus 'layout' or 'joint_names' + 'bones', as "
+                          "zssar.data.interchange.save_npz writes it; the file may be truncated.") from None
     missing = [k for k in REQUIRED if k not in arrays]
     if missing:
         raise InvalidData(f"{path}: missing key(s) {missing}; an interchange file needs {list(REQUIRED)} "
