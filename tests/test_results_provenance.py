@@ -95,8 +95,15 @@ def test_one_record_of_every_method_reproduces(tmp_path):
     first = records[0]
     same_run = [r for r in records if (r["split"]["name"], r["seed"]) == (first["split"]["name"], first["seed"])]
     assert {r["method"] for r in same_run} == {r["method"] for r in _records()}, "every method on one KARD run"
+    import torch
+
+    threads = torch.get_num_threads()
     for stored in same_run:
-        record = run_experiment(_config(stored, root, tmp_path / "cache"), show_progress=False).record
+        torch.set_num_threads(stored["versions"].get("threads", threads))  # the thread count rounds too
+        try:
+            record = run_experiment(_config(stored, root, tmp_path / "cache"), show_progress=False).record
+        finally:
+            torch.set_num_threads(threads)
         if stored["method"] == same_run[0]["method"]:
             assert not record["backbone_cache"]["hit"]  # trained from scratch here
         if stored["versions"].get("machine") == machine():

@@ -149,7 +149,8 @@ def _older_objective_settings(record) -> dict:
 
 def machine() -> dict:
     """The CPU and the instruction set torch's kernels use: two machines that differ here may give
-    different floating-point rounding, and so different numbers, for the same run."""
+    different floating-point rounding, and so different numbers, for the same run (so may two thread
+    counts on one machine: :func:`versions` keeps torch's)."""
     import torch
 
     cpu = platform.processor() or ""
@@ -168,4 +169,4 @@ def versions() -> dict:
     import torch
 
     return {"zssar": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version(), "machine": machine()}
+            "python": platform.python_version(), "machine": machine(), "threads": torch.get_num_threads()}

@@ -35,9 +35,14 @@ def append_record(record: dict, path: str | Path) -> Path:
     path = Path(path)
     payload = json.dumps(record.to_dict() if hasattr(record, "to_dict") else record, default=json_default)
     try:
+        import fcntl
+
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # parallel sweep workers append whole lines, one at a time
             f.write(payload + "\n")
+            f.flush()
+            fcntl.flock(f, fcntl.LOCK_UN)
         return path
     except OSError as exc:
         import hashlib

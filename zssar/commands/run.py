@@ -38,6 +38,8 @@ def add_arguments(p) -> None:
     p.add_argument("--results", default=None, help="append every record to this JSON-lines file")
     p.add_argument("--resume", action="store_true",
                    help="skip every run whose record is already in --results (an interrupted sweep goes on)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes for many runs (one per core; the methods of a split and seed share one)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -86,7 +88,7 @@ def main(args) -> dict:
                        objective_settings=parse_settings(args.objective_settings), calibration=args.calibration,
                        backbone=backbone_from_args(args))
     records = run_many(config, seeds=args.seed, splits=args.split, methods=args.method, results=args.results,
-                       resume=args.resume, show_progress=not args.quiet)
+                       resume=args.resume, show_progress=not args.quiet, jobs=args.jobs)
     # one shape for one run and many: the records, and their mean and std per (dataset, setting, method)
     summary = aggregate(records).to_dict(orient="records")
     return {"runs": len(records), "aggregate": summary, "records": records}
