@@ -23,7 +23,8 @@ PARAMS_STAMP := book/notebooks/.params-$(PARAMS_ID)
 # splits. Needs the datasets ($$ZSSAR_DATA); resumable: an interrupted sweep goes on where it stopped.
 SWEEP_METHODS ?= global purls dynapurls
 SWEEP_SEEDS ?= 0 1 2
-ZSSAR_RUN = $(BIN)/python -m zssar run --method $(SWEEP_METHODS) --seed $(SWEEP_SEEDS) --resume --quiet
+JOBS ?= 2
+ZSSAR_RUN = $(BIN)/python -m zssar run --method $(SWEEP_METHODS) --seed $(SWEEP_SEEDS) --resume --quiet --jobs $(JOBS)
 
 .PHONY: help venv notebooks book test lab clean sweep gap-study
 help:
