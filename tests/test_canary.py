@@ -37,6 +37,7 @@ FAST = {
     "purls": {"epochs": 3, "hidden": 32, "attention_dim": 16},
     "dynapurls": {"epochs": 3, "hidden": 32, "attention_dim": 16, "refine_batch": 4,
                   "grid": {"bank_size": [4, 8], "refine_lr": [0.0, 0.01]}},
+    "star": {"epochs": 2, "attributes": 8, "prompt_dim": 16, "hidden": 32},
 }
 
 

@@ -7,7 +7,9 @@ from zssar.data.layouts import KINECT20, LAYOUTS, NTU25, OPENNI15, get_layout
 from zssar.errors import InvalidData
 
 GROUPINGS = {"upper_lower": {"upper", "lower"}, "gap4": {"head", "hand_arm", "hip", "leg_foot"},
-             "gap6": {"head", "hand", "arm", "hip", "leg", "foot"}, "purls4": {"head", "hands", "torso", "legs"}}
+             "gap6": {"head", "hand", "arm", "hip", "leg", "foot"}, "purls4": {"head", "hands", "torso", "legs"},
+             "star6": {"head", "hand", "arm", "hip", "leg", "foot"}, "star4": {"head", "hand_arm", "hip", "leg_foot"},
+             "star2": {"upper", "lower"}}
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS.values()), ids=list(LAYOUTS))

@@ -51,7 +51,8 @@ class Layout:
         return a
 
     def part_groups(self, grouping: str) -> dict[str, tuple[int, ...]]:
-        """Joint ids of each part of a grouping (``upper_lower``, ``gap4``, ``gap6``, ``purls4``)."""
+        """Joint ids of each part of a grouping (``upper_lower``, ``gap4``, ``gap6``, ``purls4``,
+        ``star6``, ``star4``, ``star2``)."""
         if grouping not in self.parts:
             raise InvalidData(
                 f"layout {self.name!r} has no part grouping {grouping!r}; available: {sorted(self.parts)}"
@@ -89,6 +90,10 @@ def _ntu_parts(j: tuple[str, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
     foot = ["left_ankle", "left_foot", "right_ankle", "right_foot"]
     upper = head + hand + arm + ["spine_mid"]
     lower = ["spine_base", "left_hip", "right_hip"] + leg + foot
+    # STAR's six parts (its public code's lists) differ from GAP's at the hips: its hip is the lower
+    # spine alone and the hip joints open the leg; its 4 and 2 parts join its six as GAP's do.
+    star_hip = ["spine_base", "spine_mid"]
+    star_leg = ["left_hip", "left_knee", "right_hip", "right_knee"]
     return {
         "upper_lower": {"upper": _ids(j, upper), "lower": _ids(j, lower)},
         "gap4": {"head": _ids(j, head), "hand_arm": _ids(j, hand + arm), "hip": _ids(j, hip),
@@ -102,10 +107,20 @@ def _ntu_parts(j: tuple[str, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
                    "torso": _ids(j, ["left_hip", "right_hip", "spine_shoulder"]),
                    "legs": _ids(j, ["left_knee", "left_ankle", "left_foot",
                                     "right_knee", "right_ankle", "right_foot"])},
+        "star6": {"head": _ids(j, head), "hand": _ids(j, hand), "arm": _ids(j, arm), "hip": _ids(j, star_hip),
+                  "leg": _ids(j, star_leg), "foot": _ids(j, foot)},
+        "star4": {"head": _ids(j, head), "hand_arm": _ids(j, hand + arm), "hip": _ids(j, star_hip),
+                  "leg_foot": _ids(j, star_leg + foot)},
+        "star2": {"upper": _ids(j, head + hand + arm), "lower": _ids(j, star_hip + star_leg + foot)},
     }
 
 
 NTU25 = Layout("ntu25", _NTU_JOINTS, _NTU_BONES, centre=1, parts=_ntu_parts(_NTU_JOINTS))
+
+
+# STAR's hip part holds the lower spine only; where a skeleton has no spine joint, the joints playing
+# the hips stand in, taken from the part named here (so the grouping stays a partition).
+_SPINELESS_HIP = {"star6": "leg", "star4": "leg_foot"}
 
 
 def parts_from_roles(joints: tuple[str, ...], roles: dict[str, str | tuple[str, ...]], layout_name: str
@@ -120,17 +135,22 @@ def parts_from_roles(joints: tuple[str, ...], roles: dict[str, str | tuple[str, 
     played = {j: {r} if isinstance(r, str) else set(r) for j, r in roles.items()}
     groupings: dict[str, dict[str, tuple[int, ...]]] = {}
     for grouping, parts in NTU25.parts.items():
-        groupings[grouping] = {}
-        for part, ntu_ids in parts.items():
-            wanted = {NTU25.joints[i] for i in ntu_ids}
-            ids = tuple(i for i, j in enumerate(joints) if played.get(j, set()) & wanted)
+        wanted = {part: {NTU25.joints[i] for i in ntu_ids} for part, ntu_ids in parts.items()}
+        formed = {part: tuple(i for i, j in enumerate(joints) if played.get(j, set()) & names)
+                  for part, names in wanted.items()}
+        if grouping in _SPINELESS_HIP and not formed["hip"]:
+            # no spine joint (COCO-like): the hip joints stand in for STAR's hip, leaving the leg part
+            donor = _SPINELESS_HIP[grouping]
+            hips = tuple(i for i in formed[donor] if played[joints[i]] & {"left_hip", "right_hip"})
+            formed["hip"], formed[donor] = hips, tuple(i for i in formed[donor] if i not in hips)
+        for part, ids in formed.items():
             if not ids:
                 raise InvalidData(
                     f"layout {layout_name!r}: cannot form part {part!r} of grouping {grouping!r}; it needs a "
-                    f"joint playing one of {sorted(wanted)}, and the joints are {list(joints)}. Rename "
+                    f"joint playing one of {sorted(wanted[part])}, and the joints are {list(joints)}. Rename "
                     "the joints (e.g. 'left_ankle') or give the layout explicit parts."
                 )
-            groupings[grouping][part] = ids
+        groupings[grouping] = formed
     return groupings
 
 
