@@ -38,6 +38,7 @@ FAST = {
     "dynapurls": {"epochs": 3, "hidden": 32, "attention_dim": 16, "refine_batch": 4,
                   "grid": {"bank_size": [4, 8], "refine_lr": [0.0, 0.01]}},
     "star": {"epochs": 2, "attributes": 8, "prompt_dim": 16, "hidden": 32},
+    "scople": {"epochs": 2, "batch_size": 128},
 }
 
 

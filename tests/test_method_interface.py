@@ -59,7 +59,8 @@ def test_every_method_runs_on_a_chosen_backbone_from_the_command_line(method, sm
 
     path = save_npz(small, tmp_path / "small.npz")
     fast = {"global": ["epochs=2"], "gap": ["epochs=2"], "purls": ["epochs=1", "hidden=16", "attention_dim=8"],
-            "dynapurls": ["epochs=1", "hidden=16", "attention_dim=8", 'grid={"bank_size": [4]}']}.get(method, [])
+            "dynapurls": ["epochs=1", "hidden=16", "attention_dim=8", 'grid={"bank_size": [4]}'],
+            "scople": ["epochs=1"], "star": ["epochs=1"]}.get(method, ["epochs=1"])
     args = ["run", "--dataset", f"npz:{path}", "--split", SPLIT, "--method", method, "--backbone", "shiftgcn",
             "--epochs", "1", "--frames", "16", "--cache", str(tmp_path / "cache"), "--json", "--quiet"]
     for setting in fast:
