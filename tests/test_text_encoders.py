@@ -45,7 +45,9 @@ def save_tiny_bert(folder, words, layers: int, positions: int):
     from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
 
     (folder / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words) + "\n")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    tokenizer = BertTokenizerFast(vocab=str(folder / "vocab.txt"))  # vocab_file= is ignored by transformers 5
+    assert tokenizer.convert_tokens_to_ids(words[:1]) == [5], "the tiny vocabulary was not read"
+    tokenizer.save_pretrained(folder)
     torch.manual_seed(0)
     config = BertConfig(vocab_size=5 + len(words), hidden_size=32, num_hidden_layers=layers, num_attention_heads=4,
                         intermediate_size=64, max_position_embeddings=positions)
