@@ -39,6 +39,7 @@ FAST = {
                   "grid": {"bank_size": [4, 8], "refine_lr": [0.0, 0.01]}},
     "star": {"epochs": 2, "attributes": 8, "prompt_dim": 16, "hidden": 32},
     "scople": {"epochs": 2, "batch_size": 128},
+    "skeletoncontext": {"epochs": 2, "contexts_per_class": 3, "head_epochs": 5, "width": 32, "hidden": 64, "heads": 2},
 }
 
 

@@ -37,7 +37,7 @@ EXPECTED_COUNTS = {"kard": 18, "utkinect": 10, "nw-ucla": 10, "ntu120": 120, "pk
 
 TOP_KEYS = {"dataset", "source", "classes"}
 CLASS_KEYS = {"label", "synonyms", "description", "parts", "purls_parts", "phases", "context",
-              "context_sentence", "variants"}
+              "context_sentence", "contexts", "key_parts", "variants"}
 NESTED_KEYS = {
     "parts": {"head", "hand", "arm", "hip", "leg", "foot"},
     "purls_parts": {"head", "hands", "torso", "legs"},
@@ -45,6 +45,10 @@ NESTED_KEYS = {
     "context": {"environment", "used_object", "target_object"},
 }
 MAX_CHARS = 400
+CONTEXT_KEYS = ("environment", "used_object", "target_object")
+CONTEXTS_PER_CLASS = 10  # SkeletonContext's 10 context descriptions per class (its Sec. 4.2)
+MAX_SLOT_WORDS = 6  # a context slot is a short noun phrase
+PART_NAMES = ("head", "hand", "arm", "hip", "leg", "foot")
 # Marks of an unfinished template or a draft.
 LEFTOVERS = re.compile(r"[{}<>\[\]]|\.\.\.|\bTODO\b|\bTBD\b|\bFIXME\b|\bXXX\b|lorem ipsum", re.IGNORECASE)
 # Sentences shorter than this are generic ("none", "the feet stay put") and not a sign of copying.
@@ -65,7 +69,11 @@ def _strings(entry: dict):
             yield key, value
         elif isinstance(value, list):
             for i, item in enumerate(value):
-                yield f"{key}[{i}]", item
+                if isinstance(item, dict):  # the context triples
+                    for sub, text in item.items():
+                        yield f"{key}[{i}].{sub}", text
+                else:
+                    yield f"{key}[{i}]", item
         elif isinstance(value, dict):
             for sub, item in value.items():
                 yield f"{key}.{sub}", item
@@ -141,6 +149,57 @@ def test_no_duplicate_descriptions_within_a_file(described):
         for variant in entry["variants"]:
             assert variant not in seen, f"{stem}: a variant of {entry['label']!r} duplicates {seen[variant]!r}"
             seen[variant] = entry["label"]
+
+
+def _check_contexts_and_key_parts(where: str, entry: dict) -> None:
+    label = entry["label"]
+    contexts = entry["contexts"]
+    assert isinstance(contexts, list) and len(contexts) == CONTEXTS_PER_CLASS, \
+        f"{where}: {label!r} has {len(contexts) if isinstance(contexts, list) else contexts!r} context triples"
+    for i, triple in enumerate(contexts):
+        assert isinstance(triple, dict) and tuple(triple) == CONTEXT_KEYS, f"{where}: {label!r}.contexts[{i}] keys"
+        for slot, text in triple.items():
+            assert isinstance(text, str) and text.strip() and text == text.strip(), \
+                f"{where}: {label!r}.contexts[{i}].{slot} is empty"
+            assert len(text.split()) <= MAX_SLOT_WORDS and not LEFTOVERS.search(text) and "/" not in text, \
+                f"{where}: {label!r}.contexts[{i}].{slot} is not a short phrase: {text!r}"
+    triples = [tuple(t.values()) for t in contexts]
+    assert len(set(triples)) == len(triples), f"{where}: {label!r} repeats a context triple"
+    assert len({t[0] for t in triples}) >= CONTEXTS_PER_CLASS // 2, f"{where}: {label!r} has too few environments"
+    parts = entry["key_parts"]
+    assert isinstance(parts, list) and parts, f"{where}: {label!r} has no key parts"
+    assert all(p in PART_NAMES for p in parts) and len(set(parts)) == len(parts), \
+        f"{where}: {label!r}.key_parts {parts}"
+
+
+def test_ten_context_triples_and_key_parts_per_class(described):
+    stem, doc = described
+    for entry in doc["classes"]:
+        _check_contexts_and_key_parts(stem, entry)
+
+
+def test_every_shipped_file_has_contexts_and_key_parts_for_every_class():
+    """Every class of every file in zssar/text/data (the synthetic classes' included): 10 valid context
+    triples and a body-part field, counted."""
+    files = sorted(DATA_DIR.glob("*.json"))
+    assert {p.stem for p in files} == set(FILES) | {"synthetic"}
+    counted = {}
+    for path in files:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for entry in doc["classes"]:
+            _check_contexts_and_key_parts(path.stem, entry)
+        counted[path.stem] = sum(len(e["contexts"]) for e in doc["classes"])
+    assert counted == {stem: CONTEXTS_PER_CLASS * n for stem, n in EXPECTED_COUNTS.items()} | {
+        "synthetic": CONTEXTS_PER_CLASS * len(json.loads((DATA_DIR / "synthetic.json").read_text())["classes"])}
+
+
+def test_same_action_has_the_same_contexts_in_ntu_and_pku():
+    ntu = {c["label"]: c for c in _load("ntu120")["classes"]}
+    shared = [c for c in _load("pku-mmd")["classes"] if c["label"] in ntu]
+    assert len(shared) >= 45
+    for entry in shared:
+        assert entry["contexts"] == ntu[entry["label"]]["contexts"], entry["label"]
+        assert entry["key_parts"] == ntu[entry["label"]]["key_parts"], entry["label"]
 
 
 def test_ntu60_is_the_first_sixty_of_ntu120():

@@ -112,7 +112,7 @@ def test_class_texts_complete():
     assert list(texts) == list(CLASS_NAMES)
     for name, t in texts.items():
         assert set(t) == {"label", "synonyms", "description", "parts", "phases", "purls_parts", "context",
-                          "context_sentence", "variants"}
+                          "context_sentence", "variants", "contexts", "key_parts"}
         assert t["label"] == name
         assert 2 <= len(t["synonyms"]) <= 3 and name not in t["synonyms"]
         assert all(isinstance(s, str) and s.strip() for s in t["synonyms"])

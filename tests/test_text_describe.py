@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from zssar.cli import main as cli_main
-from zssar.errors import CheckpointNotFound, InvalidConfig
+from zssar.errors import CheckpointNotFound, InvalidConfig, InvalidData
 from zssar.text.describe import describe_classes, parse_reply
 from zssar.text.descriptions import load_description_file, text_bank_for
 from zssar.text.llm import ChatEndpoint, LLMError, LocalCausalLM
@@ -25,12 +25,16 @@ def _answer(action: str) -> dict:
             "phases": {k: f"{k} of {action}" for k in ("start", "middle", "end")},
             "context": {"environment": "a room", "used_object": "none", "target_object": "none"},
             "context_sentence": f"In a room, hand uses nothing to {action}.",
+            "contexts": [{"environment": f"place {i}", "used_object": "none", "target_object": f"target {i}"}
+                         for i in range(10)],
+            "key_parts": ["hand", "arm"],
             "variants": [f"{action} one way", f"{action} another way"]}
 
 
 class _ChatServer(BaseHTTPRequestHandler):
     requests: list = []
     broken_first: set = set()  # actions whose first answer leaves out a field
+    few_contexts_first: set = set()  # actions whose first answer gives too few context triples
 
     def do_POST(self):  # noqa: N802 - the http.server API
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -44,6 +48,8 @@ class _ChatServer(BaseHTTPRequestHandler):
         entry = _answer(action)
         if action in self.broken_first and len(body["messages"]) == 2:
             del entry["phases"]
+        if action in self.few_contexts_first and len(body["messages"]) == 2:
+            entry["contexts"] = entry["contexts"][:3] + entry["contexts"][:3]  # 3 different, repeated
         content = "Here it is:\n```json\n" + json.dumps(entry) + "\n```"
         reply = json.dumps({"id": "x", "object": "chat.completion", "model": "tiny",
                             "choices": [{"index": 0, "finish_reason": "stop",
@@ -60,7 +66,7 @@ class _ChatServer(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    _ChatServer.requests, _ChatServer.broken_first = [], set()
+    _ChatServer.requests, _ChatServer.broken_first, _ChatServer.few_contexts_first = [], set(), set()
     httpd = HTTPServer(("127.0.0.1", 0), _ChatServer)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -91,6 +97,27 @@ def test_invalid_answer_is_asked_again(server):
     assert len(retry) == 4 and "phases" in retry[-1]["content"]
 
 
+def test_too_few_context_triples_are_asked_again(server):
+    _ChatServer.few_contexts_first = {"wave"}
+    described = describe_classes(["wave"], ChatEndpoint(server, "tiny"))
+    entry = described.classes[0]
+    assert len(entry.contexts) == 10 and entry.key_parts == ("hand", "arm")
+    retry = _ChatServer.requests[-1][2]["messages"]
+    assert len(retry) == 4 and "3 different context triple(s)" in retry[-1]["content"]
+
+
+def test_parse_reply_checks_contexts_and_key_parts():
+    answer = _answer("wave")
+    many = dict(answer, contexts=answer["contexts"] + [{"environment": "extra", "used_object": "none",
+                                                        "target_object": "x"}] * 3)
+    assert len(parse_reply(json.dumps(many), "wave").contexts) == 10  # the first ten are kept
+    for broken, message in ((dict(answer, key_parts=["wing"]), "unknown part"),
+                            (dict(answer, key_parts=[]), "key_parts"),
+                            (dict(answer, contexts=answer["contexts"][:9]), "9 different context")):
+        with pytest.raises(InvalidData, match=message):
+            parse_reply(json.dumps(broken), "wave")
+
+
 def test_endpoint_errors_are_clear(server):
     with pytest.raises(LLMError, match="HTTP 404"):
         ChatEndpoint(server, "other-model").chat([{"role": "user", "content": "hi"}])
@@ -117,5 +144,6 @@ def test_schema_request_carries_the_papers_questions():
     assert 'Suggest 10 synonyms for "put on a shoe"' in text
     assert "Separate the motion of put on a shoe into three phases." in text  # PURLS
     assert "in the form of In environment, body part uses object" in text  # SkeletonContext
+    assert "give 10 different contexts of put on a shoe" in text and "which body parts carry put on a shoe?" in text
     star = PAPER_PROMPTS["star-part"].format("drink water", part="head")
     assert star == "please describe the [head] actions simply when people [drink water]"

@@ -29,7 +29,11 @@ WAVE = {"synonyms": ["wave hello", "wave goodbye"], "description": "A person rai
                         "legs": "legs still"},
         "phases": {"start": "raise the hand", "middle": "swing it", "end": "lower it"},
         "context": {"environment": "a room", "used_object": "none", "target_object": "none"},
-        "context_sentence": "In a room, the hand waves to nobody.", "variants": ["A person waves a hand."]}
+        "context_sentence": "In a room, the hand waves to nobody.", "variants": ["A person waves a hand."],
+        "contexts": [{"environment": place, "used_object": "none", "target_object": "a friend"}
+                     for place in ("a room", "a street", "a park", "a station", "a beach", "a school", "a shop",
+                                   "an office", "a garden", "a port")],
+        "key_parts": ["hand", "arm"]}
 ANSWERS = {"wave": " " + json.dumps(WAVE), "kick": " I am not sure what that action looks like."}
 
 

@@ -28,7 +28,10 @@ def _entry(label="wave", **over):
          "purls_parts": {k: f"{k} text" for k in ("head", "hands", "torso", "legs")},
          "phases": {k: f"{k} phase" for k in ("start", "middle", "end")},
          "context": {"environment": "a room", "used_object": "none", "target_object": "a friend"},
-         "context_sentence": "A person waves in a room.", "variants": ["one", "two"]}
+         "context_sentence": "A person waves in a room.", "variants": ["one", "two"],
+         "contexts": [{"environment": "a street", "used_object": "none", "target_object": "a taxi"},
+                      {"environment": "a beach", "used_object": "a towel", "target_object": "the lifeguard"}],
+         "key_parts": ["hand", "arm"]}
     d.update(over)
     return d
 
@@ -48,7 +51,8 @@ def test_derived_part_views_join_the_six_parts():
 
 @pytest.mark.parametrize("field, broken", [
     ("parts", {"head": "x"}), ("context_sentence", ""), ("synonyms", []), ("phases", {"start": "a", "end": "b"}),
-    ("variants", ["  "]), ("purls_parts", {"head": "a", "hands": "b", "torso": "c"}),
+    ("variants", ["  "]), ("purls_parts", {"head": "a", "hands": "b", "torso": "c"}), ("contexts", []),
+    ("key_parts", []), ("contexts", [{"environment": "a room", "used_object": " ", "target_object": "x"}]),
 ])
 def test_missing_field_error_names_class_and_field(field, broken):
     with pytest.raises(InvalidData, match=r"'wave'.*" + field.split(".")[0]):
@@ -59,10 +63,35 @@ def test_missing_field_error_names_class_and_field(field, broken):
 @pytest.mark.parametrize("bad, message", [
     ({"parts": {"hed": "x"}}, "unknown key"), ({"colour": "red"}, "unknown field"),
     ({"synonyms": "greet"}, "list of strings"), ({"context": "a room"}, "must be an object"),
+    ({"contexts": [{"environment": "a room"}]}, r"contexts\[0\] has key"), ({"contexts": "a room"}, "list of objects"),
+    ({"contexts": ["a room / none / x"]}, r"contexts\[0\] must be an object"),
+    ({"key_parts": ["tail"]}, "unknown part"), ({"key_parts": ["hand", "hand"]}, "twice"),
+    ({"key_parts": "hand"}, "list of body-part names"),
 ])
 def test_malformed_entries_are_rejected(bad, message):
     with pytest.raises(InvalidData, match=message):
         ClassDescription.from_dict(_entry(**bad), require_full=False)
+
+
+def test_contexts_and_key_parts_round_trip_and_fall_back():
+    c = ClassDescription.from_dict(_entry())
+    assert c.context_triples()[1] == {"environment": "a beach", "used_object": "a towel",
+                                      "target_object": "the lifeguard"}
+    assert c.key_parts == ("hand", "arm")
+    assert ClassDescription.from_dict(c.to_dict()) == c
+    older = ClassDescription.from_dict(_entry(contexts=[], key_parts=[]), require_full=False)
+    assert older.context_triples() == ({"environment": "a room", "used_object": "none", "target_object": "a friend"},)
+    assert ClassDescription(label="x").context_triples() == ()
+
+
+@pytest.mark.parametrize("dataset", sorted(EXPECTED))
+def test_every_class_has_ten_context_triples_and_key_parts(dataset):
+    from zssar.text.schema import CONTEXTS_PER_CLASS, PART_KEYS
+
+    names = SYNTHETIC_CLASSES if dataset == "synthetic" else CLASS_NAMES[dataset]
+    for c in text_bank_for(dataset, names).classes:
+        assert len(c.context_triples()) == CONTEXTS_PER_CLASS == 10, c.label
+        assert c.key_parts and set(c.key_parts) <= set(PART_KEYS), c.label
 
 
 def test_file_level_errors(tmp_path):

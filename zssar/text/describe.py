@@ -1,9 +1,10 @@
 """Write a description file for a list of class names with a language model.
 
 For each class the model gets :func:`zssar.text.prompts.schema_request` and answers a JSON object;
-the answer is parsed and validated against the schema, and asked again (up to ``attempts`` times,
-telling the model what was wrong) when it does not validate. The result is a file in the schema
-that ``text_bank_for(..., path=FILE)`` reads.
+the answer is parsed and validated against the schema (with the
+:data:`~zssar.text.schema.CONTEXTS_PER_CLASS` different context triples and the key parts asked for),
+and asked again (up to ``attempts`` times, telling the model what was wrong) when it does not validate.
+The result is a file in the schema that ``text_bank_for(..., path=FILE)`` reads.
 
 :func:`describe_to_file` loses nothing when a class fails: every class is saved to ``FILE.partial``
 as soon as it is described, and a new run with the same output continues from there.
@@ -13,13 +14,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import InvalidConfig, InvalidData
 from ..utils import progress
 from .llm import LLMBackend, LLMError
 from .prompts import schema_request
-from .schema import ClassDescription, DescriptionSet
+from .schema import CONTEXTS_PER_CLASS, ClassDescription, DescriptionSet
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 
@@ -39,7 +41,13 @@ def parse_reply(reply: str, label: str) -> ClassDescription:
     if not isinstance(data, dict):
         raise InvalidData(f"class {label!r}: the reply is not a JSON object")
     data["label"] = label  # the class name is ours, whatever the model wrote
-    return ClassDescription.from_dict(data)
+    entry = ClassDescription.from_dict(data)
+    distinct = list({tuple(c.values()): c for c in entry.contexts}.values())
+    if len(distinct) < CONTEXTS_PER_CLASS:
+        raise InvalidData(f"class {label!r}: 'contexts' holds {len(distinct)} different context triple(s); "
+                          f"give {CONTEXTS_PER_CLASS} different ones")
+    # More than asked: the first ones are kept, so every class has the same number of contexts.
+    return replace(entry, contexts=tuple(distinct[:CONTEXTS_PER_CLASS]))
 
 
 def describe_class(name: str, backend: LLMBackend, attempts: int = 3) -> ClassDescription:

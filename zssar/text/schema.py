@@ -11,12 +11,18 @@ One class is a :class:`ClassDescription`; a description file holds many::
                   "phases": {"start": ..., "middle": ..., "end": ...},
                   "context": {"environment": ..., "used_object": ..., "target_object": ...},
                   "context_sentence": "one short sentence with the context",
+                  "contexts": [{"environment": ..., "used_object": ..., "target_object": ...}, ...],
+                  "key_parts": ["hand", "arm", ...],
                   "variants": ["another description", ...]}, ...]}
 
 ``parts`` are the six body parts of GAP and STAR (the 2- and 4-part views of GAP are derived from
 them by joining sentences), ``purls_parts`` the four of PURLS, ``phases`` the three temporal phases of
 PURLS, ``context`` the slots of SkeletonContext and ``variants`` the descriptions a method samples
-among. Project files must be complete (``require_full=True``); imports of published files fill what
+among. ``contexts`` are SkeletonContext's several context descriptions of one class (Sec. 3.2: where the
+action happens, the object used, the object acted on; the project writes :data:`CONTEXTS_PER_CLASS` of
+them per class, as the paper generates 10), and ``key_parts`` the body parts that carry the action
+(among :data:`PART_KEYS`; the "body part" of the paper's template, from which its key-part prior is
+built). Project files must be complete (``require_full=True``); imports of published files fill what
 their source provides (``require_full=False``).
 """
 from __future__ import annotations
@@ -29,13 +35,16 @@ PART_KEYS = ("head", "hand", "arm", "hip", "leg", "foot")
 PURLS_PART_KEYS = ("head", "hands", "torso", "legs")
 PHASE_KEYS = ("start", "middle", "end")
 CONTEXT_KEYS = ("environment", "used_object", "target_object")
+# How many context triples the project writes per class and the describe command asks for (the
+# paper's 10 descriptions per class); a complete entry needs at least one.
+CONTEXTS_PER_CLASS = 10
 # Derived views: GAP's four and two body parts as joins of the six part sentences.
 GAP4_PARTS = {"head": ("head",), "hand_arm": ("hand", "arm"), "hip": ("hip",), "leg_foot": ("leg", "foot")}
 GAP2_PARTS = {"upper": ("head", "hand", "arm"), "lower": ("hip", "leg", "foot")}
 _GROUPS = {"parts": PART_KEYS, "purls_parts": PURLS_PART_KEYS, "phases": PHASE_KEYS, "context": CONTEXT_KEYS}
 _DERIVED = {"gap4": GAP4_PARTS, "gap2": GAP2_PARTS}
 CLASS_KEYS = ("label", "synonyms", "description", "parts", "purls_parts", "phases", "context",
-              "context_sentence", "variants")
+              "context_sentence", "contexts", "key_parts", "variants")
 # Optional: named lists of further texts an imported source has beyond the schema (Neuron's
 # coarse/medium/fine spatial and per-phase temporal sets), kept so an import loses nothing.
 OPTIONAL_KEYS = ("extra",)
@@ -61,6 +70,38 @@ def _join(sentences) -> str:
     return " ".join(out)
 
 
+def _contexts(value, at: str) -> tuple[dict[str, str], ...]:
+    """Check ``contexts``: a list of objects, each with exactly the slots :data:`CONTEXT_KEYS`."""
+    if not isinstance(value, (list, tuple)):
+        raise InvalidData(f"{at}: field 'contexts' must be a list of objects with keys {list(CONTEXT_KEYS)}")
+    out = []
+    for i, triple in enumerate(value):
+        if not isinstance(triple, dict):
+            raise InvalidData(f"{at}: contexts[{i}] must be an object with keys {list(CONTEXT_KEYS)}, "
+                              f"got {type(triple).__name__}")
+        wrong = sorted(set(triple) ^ set(CONTEXT_KEYS))
+        if wrong:
+            raise InvalidData(f"{at}: contexts[{i}] has key(s) {sorted(triple)}; each context needs exactly "
+                              f"{list(CONTEXT_KEYS)} (\"none\" where there is no object)")
+        bad = [k for k in CONTEXT_KEYS if not isinstance(triple[k], str)]
+        if bad:
+            raise InvalidData(f"{at}: contexts[{i}].{bad[0]} must be a string")
+        out.append({k: triple[k] for k in CONTEXT_KEYS})
+    return tuple(out)
+
+
+def _key_parts(value, at: str) -> tuple[str, ...]:
+    """Check ``key_parts``: distinct names among :data:`PART_KEYS`."""
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise InvalidData(f"{at}: field 'key_parts' must be a list of body-part names among {list(PART_KEYS)}")
+    unknown = [v for v in value if v not in PART_KEYS]
+    if unknown:
+        raise InvalidData(f"{at}: key_parts has unknown part(s) {unknown}; use names among {list(PART_KEYS)}")
+    if len(set(value)) != len(value):
+        raise InvalidData(f"{at}: key_parts names a part twice: {list(value)}")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class ClassDescription:
     """The text of one class (see the module docstring for the meaning of each field)."""
@@ -75,6 +116,8 @@ class ClassDescription:
     context_sentence: str = ""
     variants: tuple[str, ...] = ()
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    contexts: tuple[dict[str, str], ...] = ()
+    key_parts: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, d: dict, *, require_full: bool = True, where: str = "") -> "ClassDescription":
@@ -115,7 +158,8 @@ class ClassDescription:
         groups["extra"] = {str(k): tuple(v) for k, v in extra.items()}
         text = cls(label=label, synonyms=tuple(d.get("synonyms", ())), description=d.get("description", ""),
                    context_sentence=d.get("context_sentence", ""), variants=tuple(d.get("variants", ())),
-                   **groups)
+                   contexts=_contexts(d.get("contexts", []), f"{at}class {label!r}"),
+                   key_parts=_key_parts(d.get("key_parts", []), f"{at}class {label!r}"), **groups)
         if require_full:
             text.validate(where)
         return text
@@ -124,6 +168,7 @@ class ClassDescription:
         return {"label": self.label, "synonyms": list(self.synonyms), "description": self.description,
                 "parts": dict(self.parts), "purls_parts": dict(self.purls_parts), "phases": dict(self.phases),
                 "context": dict(self.context), "context_sentence": self.context_sentence,
+                "contexts": [dict(c) for c in self.contexts], "key_parts": list(self.key_parts),
                 "variants": list(self.variants)} | ({"extra": {k: list(v) for k, v in self.extra.items()}}
                                                      if self.extra else {})
 
@@ -137,7 +182,22 @@ class ClassDescription:
         out += [k for k in ("description", "context_sentence") if not getattr(self, k).strip()]
         for group, keys in _GROUPS.items():
             out += [f"{group}.{k}" for k in keys if not getattr(self, group).get(k, "").strip()]
+        if not self.contexts:
+            out.append("contexts")
+        out += [f"contexts[{i}].{k}" for i, c in enumerate(self.contexts) for k in CONTEXT_KEYS
+                if not c.get(k, "").strip()]
+        if not self.key_parts:
+            out.append("key_parts")
         return out
+
+    def context_triples(self) -> tuple[dict[str, str], ...]:
+        """The class's context triples: ``contexts``, else the one ``context`` when it has every slot
+        (a file written before ``contexts`` existed), else none."""
+        if self.contexts:
+            return self.contexts
+        if all(self.context.get(k, "").strip() for k in CONTEXT_KEYS):
+            return (dict(self.context),)
+        return ()
 
     def validate(self, where: str = "") -> None:
         """Raise naming the class and field(s) when anything of the schema is missing or empty."""

@@ -138,6 +138,69 @@ _TEXT = {
         ("one knee begins to lift", "the legs take turns stepping up and down",
          "the feet settle and the body stands still")),
 }
+# Per primitive: ten places where people make that movement, the object in use and the object acted on
+# ("environment / used object / target object"; "none" where there is no object). A class's context
+# triples are its primitives' triples in turn, so an unseen composition shares context words with the
+# seen classes that reuse its primitives.
+_CONTEXTS = {
+    "raise_arm": "a classroom/none/the teacher; a gym/a dumbbell/the ceiling; a warehouse/a box/a high shelf; a "
+                 "concert hall/a lighter/the stage; a kitchen/a jar/the top cupboard; a stadium/a flag/the crowd; "
+                 "a bedroom/none/the ceiling lamp; a park/a kite/the sky; a library/a book/the top shelf; an "
+                 "auction room/a paddle/the auctioneer",
+    "wave": "a train platform/none/a departing friend; a street/none/a taxi; a beach/a towel/the lifeguard; an "
+            "airport/none/arriving family; a schoolyard/none/a parent; a harbour/a handkerchief/a boat; a home "
+            "office/none/the webcam; a parade route/a small flag/the marchers; a hallway/none/a colleague; a "
+            "garden/none/the neighbour",
+    "punch": "a boxing gym/boxing gloves/a punching bag; a dojo/hand wraps/a sparring pad; a living room/a game "
+             "controller/the screen; a fitness studio/none/the air; a boxing ring/gloves/the opponent; a garage/a "
+             "focus mitt/the trainer; a martial arts hall/none/a wooden board; a park/none/an imaginary opponent; "
+             "a basement/a heavy bag/the bag; a self-defence class/a foam pad/the instructor",
+    "arm_circle": "a gym/none/the air; a swimming pool deck/none/the water; a school sports hall/none/the class; a "
+                  "running track/none/the shoulders; a yoga studio/none/the mirror; a football pitch/none/the "
+                  "teammates; a living room/light weights/the air; a physiotherapy clinic/a resistance band/the "
+                  "physiotherapist; a park/none/the morning air; a dance studio/ribbons/the audience",
+    "reach": "a supermarket/none/a cereal box; a kitchen/a ladle/a pot; an office/none/a stapler; a library/none/a "
+             "book; a shop counter/a bank card/the card reader; a doorway/none/the door handle; a bus/none/the "
+             "grab pole; a dining table/none/the salt shaker; a workshop/none/a wrench; a nursery/none/a toy",
+    "kick": "a football pitch/a boot/the ball; a dojo/none/a kick shield; a park/none/a pile of leaves; a "
+            "playground/a sneaker/a rubber ball; a garage/none/the door; a beach/none/the sand; a kickboxing "
+            "gym/shin guards/a heavy bag; a street/none/a tin can; a living room/none/a beanbag; a rugby field/a "
+            "boot/the rugby ball",
+    "leg_side": "a ballet studio/a barre/the air; a gym/an ankle weight/the air; a physiotherapy room/a resistance "
+                "band/the band; a yoga studio/a mat/the floor; a martial arts hall/none/a target pad; a living "
+                "room/a chair/the air; a dance floor/none/the partner; a football pitch/none/a cone; a hospital "
+                "ward/a walking frame/the air; a stretching area/none/the wall",
+    "nod": "a meeting room/none/the speaker; a classroom/none/the teacher; a bus/headphones/the music; a cafe/none/a "
+           "friend; an interview room/none/the interviewer; a shop/none/the cashier; a car/none/the driver; a "
+           "library/none/a librarian; a doctor's office/none/the doctor; a dance club/none/the beat",
+    "shake": "a restaurant/none/the waiter; a market stall/none/the seller; a living room/none/a child; a "
+             "classroom/none/a classmate; a kitchen/none/the offered dish; a football stadium/none/the referee; a "
+             "card table/none/the dealer; a shop/none/the salesperson; a swimming pool/none/water in the ears; a "
+             "park/none/a stranger",
+    "bend": "a garden/none/a weed; a living room/none/a dropped coin; a temple/none/the altar; a stage/none/the "
+            "audience; a kitchen/none/the low oven; a car park/none/a car tyre; a laundry room/none/the washing "
+            "machine; a nursery/none/a crawling baby; a beach/none/a seashell; a dojo/none/the sensei",
+    "squat": "a gym/a barbell/the floor; a garden/a trowel/the flower bed; a campsite/none/the campfire; a "
+             "kitchen/none/the bottom drawer; a warehouse/none/a heavy crate; a playground/none/a toddler; a fitness "
+             "class/a kettlebell/the mat; a riverbank/none/the water; a garage/a wrench/the car wheel; a "
+             "street/none/a shoelace",
+    "jump": "a basketball court/none/the hoop; a playground/a skipping rope/the rope; a trampoline park/none/the "
+            "trampoline; a volleyball court/none/the ball; an athletics track/none/the high bar; a pool edge/none/the "
+            "water; a music festival/none/the crowd; a park/none/a puddle; a fitness class/a step box/the box; an "
+            "orchard/none/an apple branch",
+    "clap": "a theatre/none/the actors; a classroom/none/the performers; a stadium/none/the players; a birthday "
+            "party/none/the cake; a concert hall/none/the orchestra; a school assembly/none/the speaker; a flamenco "
+            "bar/none/the rhythm; a kindergarten/none/a song; a wedding hall/none/the couple; a graduation "
+            "ceremony/none/the graduates",
+    "twist": "a gym/a medicine ball/the side wall; a golf course/a club/the ball; a dance floor/none/the music; a "
+             "yoga studio/none/the mat; a car/none/the back seat; an office/none/a colleague behind; a baseball "
+             "field/a bat/the pitch; a locker room/a towel/the back; a lake/a kayak paddle/the water; a "
+             "hallway/none/the corner",
+    "march": "a parade ground/none/the drum beat; a living room/a fitness video/the television; a sports day/none/"
+             "the starting line; a band practice/a drum/the band leader; a gym/none/the step counter; a kitchen/none/"
+             "the floor; a porch/wet boots/the doormat; a hospital corridor/none/the physiotherapist; a barracks "
+             "yard/a rifle/the sergeant; a nursery/none/a marching song",
+}
 _IDLE = {
     "head": "the head stays upright, facing forward", "hand": "the hands rest loosely beside the thighs",
     "arm": "the arms hang relaxed at the sides", "hip": "the hips stay level and still",
@@ -162,10 +225,24 @@ def _sentence(clauses, joiner: str) -> str:
     return text[0].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
+def _context_triples(composition) -> list[dict]:
+    """Ten context triples of a composition: its primitives' triples in turn."""
+    lists = [[dict(zip(("environment", "used_object", "target_object"), t.split("/")))
+              for t in _CONTEXTS[prim].split("; ")] for prim, _ in composition]
+    return [lists[i % len(lists)][i // len(lists)] for i in range(10)]
+
+
+def _key_parts(parts: list[dict]) -> list[str]:
+    """The body parts the primitives move (not their side effects), in the schema's part order."""
+    moved = {k for p in parts for k, v in p.items() if not v.startswith("~")}
+    return [k for k in _IDLE if k in moved]
+
+
 def class_texts(compositions) -> dict[str, dict]:
     """Every class's text in the description schema (:mod:`zssar.text.schema`): label, synonyms,
     description, six part sentences, PURLS parts, three phase sentences, context slots and sentence, and
-    variants (the description, the phases in turn, the moving parts, and a plain sentence).
+    variants (the description, the phases in turn, the moving parts, and a plain sentence), ten context
+    triples and the key parts (the parts the primitives move).
 
     ``compositions``: (class name, ((primitive, side), ...)) per class, as
     :data:`zssar.data.synthetic.CLASS_COMPOSITIONS` defines them."""
@@ -206,7 +283,8 @@ def class_texts(compositions) -> dict[str, dict]:
                      "phases": phases, "purls_parts": purls, "context": context,
                      "context_sentence": _sentence([f"a person does '{name}' alone in an empty room, "
                                                     "holding nothing and touching nothing"], ""),
-                     "variants": variants}
+                     "contexts": _context_triples(composition),
+                     "key_parts": _key_parts([_TEXT[prim][2] for prim, _ in composition]), "variants": variants}
     return out
 
 
