@@ -101,5 +101,5 @@ def test_the_registries_name_what_they_hold():
     assert set(METHODS) >= {"global", "gap", "purls", "dynapurls"} and "gap" in OBJECTIVES
     assert BACKBONES.names() == sorted(BACKBONE_NAMES) and {"kard", "synthetic"} <= set(DATASETS)
     assert "synse:55/5" in SPLITS and CALIBRATION.names() == ["held_out", "shared"] and "minilm" in ENCODERS
-    with pytest.raises(InvalidConfig, match="unknown method 'nope'; registered: dynapurls, gap, global"):
+    with pytest.raises(InvalidConfig, match="unknown method 'nope'; registered: .*dynapurls, gap, global"):
         METHODS.get("nope")
