@@ -29,3 +29,14 @@ def tiny_backbone():
     from zssar.backbones.config import BackboneConfig
 
     return BackboneConfig(channels=(8, 16), strides=(1, 2), epochs=2, frames=16, batch_size=16)
+
+
+@pytest.fixture
+def two_threads():
+    """Two CPU threads, where batch shape changes a matrix product's last bits (one thread hides it)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    yield
+    torch.set_num_threads(before)

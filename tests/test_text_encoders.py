@@ -67,6 +67,18 @@ def test_minilm_puts_drink_water_near_its_description(minilm):
     assert _cos(name, own) > _cos(name, other)
 
 
+def test_a_text_encodes_to_the_same_bits_alone_or_in_any_batch(minilm, two_threads):
+    import torch
+
+    texts = [f"a person {verb} {how}" for verb in ("waves", "claps", "jumps", "kicks", "sits")
+             for how in ("slowly", "then stops", "with both hands")]
+    together = minilm.encode(texts)
+    alone = np.stack([minilm.encode([t])[0] for t in texts])
+    np.testing.assert_array_equal(together, alone)
+    np.testing.assert_array_equal(minilm.encode(texts[::-1]), together[::-1])
+    assert torch.get_num_threads() == 2  # the caller's thread count is restored
+
+
 def test_minilm_tower_zero_length_prompts_equal_plain_output(minilm):
     tower = minilm.tower()
     with torch.no_grad():

@@ -31,6 +31,27 @@ def torch_seeded(seed: int):
         yield
 
 
+@contextlib.contextmanager
+def one_thread():
+    """Run a block on one CPU thread, restoring the caller's thread count on exit.
+
+    With two or more threads PyTorch's matrix products split their work by the batch's shape, so
+    the same text encoded in a batch of three and encoded alone differ in the last bits (up to
+    5e-7 measured with MiniLM). On one thread a batch of texts of equal token length gives exactly
+    the bits of encoding each alone, on any machine's thread count. Text that is cached on disk
+    (frozen embeddings, a frozen tower's token states) is therefore computed here: a cached value
+    depends on its own string only, not on what it was batched with or how many cores ran it.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def get_device(prefer: str | None = None):
     """The one place the compute device is chosen: ``ZSSAR_DEVICE`` or ``prefer``, else CUDA if present."""
     import torch

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from ..errors import InvalidConfig
+from ..utils import one_thread
 from .deep_prompt import DeepPromptTower, TokenBatch, TowerOutput
 
 TEXT_PROMPTS = ("coop", "deep", "dual")
@@ -170,7 +171,7 @@ class PromptedText:
         if not texts:
             return out
         lengths = self.tower.tokenize(texts).mask.sum(1).tolist()
-        with torch.no_grad():
+        with torch.no_grad(), one_thread():
             for rows in same_length_groups(lengths):
                 batch = self.tower.tokenize([texts[i] for i in rows])
                 out[rows] = nn.functional.normalize(self.prompts(self.tower, batch).float(), dim=-1).cpu()

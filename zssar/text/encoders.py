@@ -20,6 +20,9 @@ import numpy as np
 from ..config import cache_root
 from ..errors import InvalidConfig
 from ..registry import Registry
+from ..utils import one_thread
+
+CACHE_VERSION = 2  # 2: embeddings computed on one thread (batch-independent bits), see utils.one_thread
 
 
 class TextEncoder:
@@ -68,9 +71,10 @@ class MiniLMEncoder(TextEncoder):
         tokenizer = self.model.tokenizer
         lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)
                    ["input_ids"]] if texts else []
-        for rows in same_length_groups(lengths):
-            out[rows] = self.model.encode([texts[i] for i in rows], batch_size=self.batch_size,
-                                          convert_to_numpy=True, normalize_embeddings=True)
+        with one_thread():
+            for rows in same_length_groups(lengths):
+                out[rows] = self.model.encode([texts[i] for i in rows], batch_size=self.batch_size,
+                                              convert_to_numpy=True, normalize_embeddings=True)
         return out
 
     def tower(self):
@@ -82,8 +86,8 @@ class MiniLMEncoder(TextEncoder):
 
 
 def same_length_groups(lengths) -> list[list[int]]:
-    """Row indices grouped by token length: a batch of equal lengths needs no padding, so each row
-    comes out exactly as if it had been encoded alone."""
+    """Row indices grouped by token length: a batch of equal lengths needs no padding, so, run on one
+    thread (:func:`~zssar.utils.one_thread`), each row comes out exactly as if encoded alone."""
     groups: dict[int, list[int]] = {}
     for i, n in enumerate(lengths):
         groups.setdefault(int(n), []).append(i)
@@ -140,7 +144,7 @@ class CachedEncoder(TextEncoder):
         return self.encoder.tower()
 
     def _path(self, text: str) -> Path:
-        digest = hashlib.sha256(f"{self.key}\x1f{text}".encode()).hexdigest()
+        digest = hashlib.sha256(f"{self.key}\x1f{CACHE_VERSION}\x1f{text}".encode()).hexdigest()
         return self.folder / digest[:2] / f"{digest}.npy"
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -44,7 +44,7 @@ from torch import nn
 
 from ..config import cache_root
 from ..errors import InvalidConfig
-from ..utils import array_digest, progress, stable_hash, torch_seeded
+from ..utils import array_digest, one_thread, progress, stable_hash, torch_seeded
 from .deep_prompt import BertTower, TokenBatch
 
 HEAD_VERSION = 1  # bump when the head or its training changes, so old cache entries are not reused
@@ -142,14 +142,14 @@ def token_states(tower: BertTower, ids: list[np.ndarray], attention: list[np.nda
                  fingerprint: str | None = None, show_progress: bool = False) -> list[np.ndarray]:
     """The frozen tower's last token states (L_i, width) of token-id rows, kept on disk per row.
 
-    A row's states depend on that row only (rows of equal length run together, unpadded, which gives
-    the same bits as running each alone), so each is cached under ``<cache>/mlm/states/<tower>/``,
-    keyed by a hash of its ids and attention mask; a damaged entry is computed again. A tower pass is
+    A row's states depend on that row only (rows of equal length run together, unpadded, on one
+    thread, which gives the same bits as running each alone: :func:`~zssar.utils.one_thread`), so
+    each is cached under ``<cache>/mlm/states-2/<tower>/``, keyed by a hash of its ids and attention mask; a damaged entry is computed again. A tower pass is
     the slow part of SkeletonContext on a CPU, and the same prompts recur in every split and seed."""
     from .encoders import same_length_groups
 
     fingerprint = fingerprint or tower_fingerprint(tower)
-    folder = cache_root(cache_dir) / "mlm" / "states" / fingerprint
+    folder = cache_root(cache_dir) / "mlm" / "states-2" / fingerprint  # 2: computed on one thread
     width = tower.width
     out: list[np.ndarray | None] = [None] * len(ids)
     todo: dict[str, list[int]] = {}
@@ -164,10 +164,11 @@ def token_states(tower: BertTower, ids: list[np.ndarray], attention: list[np.nda
                   for b in range(0, len(grp), 64)]
         lm = MaskedLM(tower, None, torch.zeros(0, width), torch.zeros(0), "")
         fresh = {}
-        for rows in progress(groups, desc="masked LM: token states", enabled=show_progress and len(groups) > 4):
-            states = lm.states(torch.from_numpy(np.stack([ids[i] for i in rows])),
-                               torch.from_numpy(np.stack([attention[i] for i in rows]))).numpy()
-            fresh.update(zip(rows, states))
+        with one_thread():
+            for rows in progress(groups, desc="masked LM: token states", enabled=show_progress and len(groups) > 4):
+                states = lm.states(torch.from_numpy(np.stack([ids[i] for i in rows])),
+                                   torch.from_numpy(np.stack([attention[i] for i in rows]))).numpy()
+                fresh.update(zip(rows, states))
         for key, rows in todo.items():
             value = np.ascontiguousarray(fresh[rows[0]], dtype=np.float32)
             _write_states(folder / key[:2] / f"{key}.npy", value)

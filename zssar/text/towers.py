@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..errors import CheckpointNotFound, InvalidConfig
-from ..utils import get_device, progress
+from ..utils import get_device, one_thread, progress
 from .deep_prompt import BertTower, OpenClipTower
 from .encoders import TextEncoder
 
@@ -67,8 +67,8 @@ class TowerEncoder(TextEncoder):
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit embeddings; texts of equal token length are batched together (no padding), so each
-        comes out as if encoded alone (see :func:`~zssar.text.encoders.same_length_groups`)."""
+        """Unit embeddings; texts of equal token length are batched together (no padding) on one
+        thread, so each comes out as if encoded alone (see :func:`~zssar.utils.one_thread`)."""
         from .encoders import same_length_groups
 
         texts = list(texts)
@@ -77,9 +77,10 @@ class TowerEncoder(TextEncoder):
         lengths = tower.tokenize(texts).mask.sum(1).tolist() if texts else []
         batches = [rows[b:b + self.batch_size] for rows in same_length_groups(lengths)
                    for b in range(0, len(rows), self.batch_size)]
-        for rows in progress(batches, desc=f"encoding with {self.name}", enabled=len(batches) > 8):
-            emb = tower([texts[i] for i in rows]).embedding.float()
-            out[rows] = torch.nn.functional.normalize(emb, dim=-1).cpu().numpy()
+        with one_thread():
+            for rows in progress(batches, desc=f"encoding with {self.name}", enabled=len(batches) > 8):
+                emb = tower([texts[i] for i in rows]).embedding.float()
+                out[rows] = torch.nn.functional.normalize(emb, dim=-1).cpu().numpy()
         return out
 
 
