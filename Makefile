@@ -49,8 +49,9 @@ $(PARAMS_STAMP):
 	@printf 'DATASET=%s SPLIT=%s SEED=%s\n' '$(DATASET)' '$(SPLIT)' '$(SEED)' > $@
 
 book/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(PARAMS_STAMP) $(VENV)/.installed
-	$(BIN)/papermill --cwd notebooks --kernel python3 --progress-bar $< $(@D)/.tmp-$(@F) \
+	$(BIN)/papermill --cwd notebooks --kernel python3 --log-output $< $(@D)/.tmp-$(@F) \
 	    -p dataset '$(DATASET)' -p split '$(SPLIT)' -p seed $(SEED)
+	@$(BIN)/python scripts/finish_notebook.py $(@D)/.tmp-$(@F)
 	@mv $(@D)/.tmp-$(@F) $@
 
 notebooks: $(EXECUTED)

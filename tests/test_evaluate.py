@@ -94,7 +94,9 @@ def test_aggregate_mean_and_std_over_seeds_and_splits():
     assert len(by_split) == 4
     table = summary_table(records)
     assert table.set_index("method").loc["b", "ZSL"] == "90.0 ± 0.0"
-    assert list(results_table(records).columns)[-2:] == ["H_gate", "delta"]
+    table = results_table(records)
+    assert list(table.columns)[-2:] == ["H_gate %", "delta"]
+    assert table.loc[0, "ZSL %"] == round(100 * records[0]["metrics"]["zsl_top1"], 1)
 
 
 def test_per_class_table_averages_over_runs():
@@ -191,3 +193,16 @@ def test_load_records_reads_a_folder_and_names_a_damaged_line(tmp_path):
         load_records(tmp_path)
     assert split_family({"split": {"name": "random:5:seed=3"}}) == "random:5"
     assert split_family({"split": {"name": "purls:8/2"}}) == "purls:8/2"
+
+
+def test_paired_differences_are_in_points_and_count_wins_on_shared_runs_only():
+    from zssar.results import paired_differences
+
+    records = [_record("a", "random:5:seed=0", 0, 0.50, 0.4), _record("b", "random:5:seed=0", 0, 0.40, 0.4),
+               _record("a", "random:5:seed=1", 0, 0.30, 0.4), _record("b", "random:5:seed=1", 0, 0.35, 0.4),
+               _record("a", "random:5:seed=2", 0, 0.90, 0.4)]  # no partner: left out
+    table = paired_differences(records, "a", "b", metrics=("ZSL",)).set_index("metric")
+    label = "a - b (points)"
+    assert table.loc["ZSL", label] == pytest.approx(2.5)  # (10 - 5) / 2 points
+    assert table.loc["ZSL", "std"] == pytest.approx(round(np.std([10, -5], ddof=1), 1))
+    assert (table.loc["ZSL", "wins"], table.loc["ZSL", "pairs"]) == (1, 2)

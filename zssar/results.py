@@ -8,8 +8,8 @@ import numpy as np
 
 from .errors import InvalidConfig
 
-COLUMNS = ["dataset", "split", "setting", "method", "encoder", "seed", "ZSL", "S", "U", "H", "gamma",
-           "H_gate", "delta"]
+COLUMNS = ["dataset", "split", "setting", "method", "encoder", "seed", "ZSL %", "S %", "U %", "H %", "gamma",
+           "H_gate %", "delta"]
 # metric columns of the results table -> record metric keys
 METRICS = {"ZSL": "zsl_top1", "ZSL_class_mean": "zsl_class_mean", "S": "gzsl_S", "U": "gzsl_U", "H": "gzsl_H",
            "S_gate": "gzsl_gate_S", "U_gate": "gzsl_gate_U", "H_gate": "gzsl_gate_H", "seen": "seen_top1"}
@@ -94,8 +94,8 @@ BOOK_RESULTS = Path(__file__).resolve().parent.parent / "results"  # written by 
 def paired_differences(records: list[dict], method: str, baseline: str, metrics=("ZSL", "H", "H_gate"),
                        by=("dataset", "split_family")):
     """``method`` minus ``baseline`` on the runs they share (same dataset, split and seed): per group of
-    ``by`` and metric, the mean and standard deviation of the difference and how often ``method``
-    wins. Pairing removes the split-to-split spread that dominates single-method means on small
+    ``by`` and metric, the mean and standard deviation of the difference in points (one decimal) and
+    how often ``method`` wins. Pairing removes the split-to-split spread that dominates single-method means on small
     datasets. One row per (group, metric)."""
     import pandas as pd
 
@@ -110,9 +110,10 @@ def paired_differences(records: list[dict], method: str, baseline: str, metrics=
         group = {k: split_family(r) if k == "split_family" else r[k] for k in by}
         for name in metrics:
             diff = r["metrics"].get(METRICS[name], np.nan) - base[key(r)]["metrics"].get(METRICS[name], np.nan)
-            rows.append({**group, "metric": name, "diff": diff})
-    return _difference_stats(pd.DataFrame(rows, columns=[*by, "metric", "diff"]), [*by, "metric"],
-                             f"mean {method} - {baseline}")
+            rows.append({**group, "metric": name, "diff": 100 * diff})
+    label = f"{method} - {baseline} (points)"
+    out = _difference_stats(pd.DataFrame(rows, columns=[*by, "metric", "diff"]), [*by, "metric"], label)
+    return out.round({label: 1, "std": 1})
 
 
 def _difference_stats(frame, keys: list[str], label: str):
@@ -139,19 +140,21 @@ def split_family(record: dict) -> str:
 
 
 def results_table(records: list[dict]):
-    """The common results table of every chapter: one row per run, metrics rounded to 4 places."""
+    """The common results table of every chapter: one row per run, the accuracies in % with one
+    decimal (the unit of every table in the book), gamma and delta as they were chosen."""
     import pandas as pd
 
     rows = []
     for r in records:
         m = r["metrics"]
+        pct = {label: round(100 * m.get(key, np.nan), 1) for label, key in
+               (("ZSL %", "zsl_top1"), ("S %", "gzsl_S"), ("U %", "gzsl_U"), ("H %", "gzsl_H"),
+                ("H_gate %", "gzsl_gate_H"))}
         rows.append({"dataset": r["dataset"], "split": r["split"]["name"], "setting": r["setting"],
-                     "method": r["method"], "encoder": r["encoder"], "seed": r["seed"],
-                     "ZSL": m.get("zsl_top1", np.nan), "S": m.get("gzsl_S", np.nan),
-                     "U": m.get("gzsl_U", np.nan), "H": m.get("gzsl_H", np.nan),
-                     "gamma": r["selected"].get("gamma", np.nan),
-                     "H_gate": m.get("gzsl_gate_H", np.nan), "delta": r["selected"].get("delta", np.nan)})
-    return pd.DataFrame(rows, columns=COLUMNS).round(4)
+                     "method": r["method"], "encoder": r["encoder"], "seed": r["seed"], **pct,
+                     "gamma": round(r["selected"].get("gamma", np.nan), 3),
+                     "delta": round(r["selected"].get("delta", np.nan), 3)})
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def aggregate(records: list[dict], by=("dataset", "setting", "method"),

@@ -1,0 +1,41 @@
+"""The book shows one parameters cell per chapter, holding the values the chapter ran with."""
+import importlib.util
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "finish_notebook.py"
+
+
+def _finish():
+    spec = importlib.util.spec_from_file_location("finish_notebook", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cell(source, *tags):
+    return {"cell_type": "code", "metadata": {"tags": list(tags)}, "source": source, "outputs": []}
+
+
+def test_injected_values_are_written_into_the_parameters_cell_and_the_injected_cell_is_hidden():
+    nb = {"cells": [_cell('dataset = "synthetic"  # or kard\nseed = 0\nepochs = 3\n', "parameters"),
+                    _cell('# Parameters\ndataset = "kard"\nseed = 2\n', "injected-parameters"),
+                    _cell("print(dataset)")]}
+    assert _finish().fold(nb) == 2
+    assert nb["cells"][0]["source"] == 'dataset = "kard"  # or kard\nseed = 2\nepochs = 3\n'
+    assert nb["cells"][1]["metadata"]["tags"] == ["injected-parameters", "remove-cell"]
+    assert nb["cells"][2]["metadata"]["tags"] == []
+
+
+def test_a_notebook_without_injected_parameters_is_left_alone():
+    nb = {"cells": [_cell(["seed = 0\n"], "parameters"), _cell("print(seed)")]}
+    assert _finish().fold(nb) == 0
+    assert nb["cells"][0]["source"] == ["seed = 0\n"]
+
+
+def test_every_chapter_checks_outputs_by_tag_not_by_a_comment_in_its_code():
+    import json
+
+    for path in sorted((SCRIPT.parent.parent / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            source = "".join(cell["source"])
+            assert "NBVAL_" not in source, f"{path.name}: use the cell tag nbval-check-output, not a comment"
