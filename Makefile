@@ -26,12 +26,13 @@ SWEEP_SEEDS ?= 0 1 2
 JOBS ?= 2
 ZSSAR_RUN = $(BIN)/python -m zssar run --method $(SWEEP_METHODS) --seed $(SWEEP_SEEDS) --resume --quiet --jobs $(JOBS)
 
-.PHONY: help venv notebooks book test lab clean sweep gap-study
+.PHONY: help venv notebooks book test lab clean sweep benchmark gap-study
 help:
 	@echo "make book   execute every notebook with papermill and build the HTML book (_build/html)"
 	@echo "make test   pytest on tests/ and nbval on the executed notebooks"
 	@echo "make lab    JupyterLab on notebooks/"
 	@echo "make sweep  the seeds x splits results on KARD and NW-UCLA (needs ZSSAR_DATA) into results/"
+	@echo "make benchmark  the benchmark tables (CSV, Markdown) and figures (PNG) from results/ into results/benchmark/"
 	@echo "make gap-study  GAP supervised/zero-shot/ablation rows on KARD and NW-UCLA into results/gap_study/"
 	@echo "make clean  remove build products (keeps .venv and the cache)"
 	@echo "parameters: DATASET=$(DATASET) SPLIT=$(SPLIT) SEED=$(SEED)"
@@ -75,6 +76,10 @@ sweep: $(VENV)/.installed
 	    --split random:5:0 random:5:1 random:5:2 random:5:3 random:5:4
 	$(ZSSAR_RUN) --dataset nw-ucla --setting cross_view --results results/nw-ucla.jsonl \
 	    --split random:3:0 random:3:1 random:3:2 random:3:3 random:3:4 purls:5/5 purls:8/2
+
+# The benchmark's tables and figures from the sweep's records (reads results/, trains nothing).
+benchmark: $(VENV)/.installed
+	$(BIN)/python -m zssar.benchmark --results results --out results/benchmark
 
 # GAP's supervised and zero-shot results over 3 seeds (chapter 05), resumable like the sweep.
 GAP_STUDY = $(BIN)/python scripts/gap_study.py --seeds $(SWEEP_SEEDS) --epochs 60 --batch-size 16 --quiet

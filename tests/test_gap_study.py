@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from zssar.errors import InvalidConfig
-from zssar.results import STUDY_KEYS, load_records, study_paired, study_summary
+from zssar.results import STUDY_KEYS, load_records, study_paired, study_paired_grid, study_summary
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gap_study.py"
 
@@ -44,6 +44,16 @@ def test_zero_shot_pairs_only_the_same_split_and_seed():
     paired = study_paired(gap + base, "zero-shot", "gap", "global", metrics=("zsl_top1",)).iloc[0]
     assert paired["pairs"] == 2 and paired["wins"] == 1 and paired["gap - global"] == 5.0
     assert study_summary(gap, "zero-shot", by=("condition",)).iloc[0]["splits"] == 2
+
+
+def test_paired_comparisons_gather_into_one_narrow_table():
+    gap = rows_of("zero-shot", "gap", [0.5, 0.6], splits=("a", "b"))
+    base = rows_of("zero-shot", "global", [0.4, 0.6], splits=("a", "b"))
+    grid = study_paired_grid(gap + base, "zero-shot", {"GAP vs baseline": ("gap", "global"),
+                                                        "absent": ("gap", "nothing")}, ("zsl_top1",))
+    assert list(grid.columns) == ["comparison", "dataset", "zsl_top1"]
+    assert grid["comparison"].tolist() == ["GAP vs baseline"]  # a comparison without rows is left out
+    assert grid.loc[0, "zsl_top1"] == "+5.0 ± 5.8 (2/4)"
 
 
 def test_ablation_rows_change_one_setting_and_skip_the_reference(study):

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from zssar.benchmark import SWEEP_SETTINGS
 from zssar.results import BOOK_RESULTS, load_records
 
-SWEEP_SETTINGS = {"kard": "cross_subject", "nw-ucla": "cross_view"}
 TOLERANCE = 0.05  # absolute, on the rates in [0, 1]: about 4 of KARD's 75 unseen test samples
 COMPARED = ("zsl_top1", "gzsl_S", "gzsl_U", "gzsl_H", "gzsl_gate_H", "seen_top1")
 
@@ -64,8 +64,7 @@ def test_the_sweep_is_complete_and_has_no_duplicates():
     makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
     methods = re.search(r"^SWEEP_METHODS \?= (.+)$", makefile, re.M).group(1).split()
     seeds = [int(s) for s in re.search(r"^SWEEP_SEEDS \?= (.+)$", makefile, re.M).group(1).split()]
-    splits = {"kard": [f"random:5:seed={k}" for k in range(5)],
-              "nw-ucla": [f"random:3:seed={k}" for k in range(5)] + ["purls:5/5", "purls:8/2"]}
+    from zssar.benchmark import SWEEP_SPLITS as splits
     runs = [(r["dataset"], r["split"]["name"], r["seed"], r["method"]) for r in _records()]
     expected = [(d, split, seed, m) for d in splits for split in splits[d] for seed in seeds for m in methods]
     assert sorted(runs) == sorted(expected)

@@ -257,3 +257,25 @@ def study_paired(rows: list[dict], part: str, condition: str, baseline: str, met
     label = f"{condition} - {baseline}"
     out = _difference_stats(pd.DataFrame(diffs, columns=["dataset", "metric", "diff"]), ["dataset", "metric"], label)
     return out.round({label: 1, "std": 1})
+
+
+def study_paired_grid(rows: list[dict], part: str, comparisons: dict[str, tuple[str, str]], metrics):
+    """Several :func:`study_paired` comparisons in one narrow table: one row per (comparison,
+    dataset), one column per metric holding ``mean ± std (wins/pairs)`` of the paired difference in
+    points. ``comparisons`` maps a short row label to ``(condition, baseline)``; a comparison whose
+    conditions are not both in ``rows`` is left out."""
+    import pandas as pd
+
+    conditions = {r["condition"] for r in rows if r.get("part") == part}
+    out = []
+    for label, (condition, baseline) in comparisons.items():
+        if not {condition, baseline} <= conditions:
+            continue
+        table = study_paired(rows, part, condition, baseline, metrics)
+        diff = f"{condition} - {baseline}"
+        for dataset, group in table.groupby("dataset", sort=False):
+            row = {"comparison": label, "dataset": dataset}
+            for _, r in group.iterrows():
+                row[r["metric"]] = f"{r[diff]:+.1f} ± {r['std']:.1f} ({r['wins']}/{r['pairs']})"
+            out.append(row)
+    return pd.DataFrame(out, columns=["comparison", "dataset", *metrics])

@@ -1,0 +1,71 @@
+"""The benchmark's tables: coverage of the sweep grid, means, pairs with the baseline, timings."""
+import numpy as np
+import pytest
+
+from zssar import benchmark
+
+
+def _record(method, split, seed, zsl, dataset="kard", hit=True, seconds=1.0):
+    return {"dataset": dataset, "split": {"name": split, "unseen": [1, 2, 3, 4, 5]}, "setting": "cross_subject",
+            "method": method, "seed": seed, "encoder": "minilm", "selected": {},
+            "metrics": {"zsl_top1": zsl, "gzsl_H": zsl / 2, "gzsl_gate_H": zsl / 3},
+            "backbone_cache": {"hit": hit},
+            "timings_s": {"pretrain_backbone": 0.0 if hit else 80.0, "select_on_seen_val": seconds,
+                          "fit_method": 2 * seconds, "score_test": 0.1},
+            "versions": {"machine": {"cpu": "cpu"}, "threads": 1}}
+
+
+@pytest.fixture
+def records():
+    out = []
+    for k, split in enumerate(benchmark.SWEEP_SPLITS["kard"]):
+        for seed in range(3):
+            out.append(_record("global", split, seed, 0.30 + 0.01 * k, hit=False))
+            if k < 2:  # a method swept on part of the grid only
+                out.append(_record("new", split, seed, 0.40 + 0.01 * k + 0.01 * seed))
+    return out
+
+
+def test_coverage_says_which_method_covers_the_grid(records):
+    table = benchmark.coverage(records).set_index("method")
+    assert table.loc["global", "runs"] == table.loc["global", "grid"] == 15 and table.loc["global", "complete"]
+    assert table.loc["new", "runs"] == 6 and not table.loc["new", "complete"]
+
+
+def test_a_partly_swept_method_is_paired_on_its_own_runs_only(records):
+    row = benchmark.versus(records, "global").set_index("method").loc["new"]
+    diffs = 100 * np.array([0.40 + 0.01 * k + 0.01 * s - (0.30 + 0.01 * k) for k in range(2) for s in range(3)])
+    assert row["ZSL"] == f"+{diffs.mean():.1f} ± {np.std(diffs, ddof=1):.1f} (6/6)"
+    table = benchmark.benchmark_table(records).set_index("method")
+    assert table.loc["new", "runs"] == 6 and table.loc["global", "runs"] == 15
+
+
+def test_timings_count_the_backbone_only_where_it_was_trained(records):
+    table = benchmark.timing_table(records).set_index("method")
+    assert table.loc["global", "backbone (cache miss)"] == 80.0
+    assert np.isnan(table.loc["new", "backbone (cache miss)"])  # read from the cache every time
+    assert table.loc["new", "fit_method"] == 2.0 and table.loc["new", "machine"] == "cpu x1"
+
+
+def test_make_benchmark_writes_tables_and_figures(records, tmp_path):
+    written = benchmark.write_benchmark(records, tmp_path)
+    names = {p.name for p in written}
+    assert {"benchmark.csv", "versus_global.md", "shortcuts.csv", "timings.csv", "coverage.md", "zsl.png",
+            "h.png"} <= names
+    assert all(p.stat().st_size > 0 for p in written)
+    assert (tmp_path / "benchmark.md").read_text().startswith("| dataset | split_family | method |")
+
+
+def test_no_records_is_a_clear_error(tmp_path):
+    empty = tmp_path / "none.jsonl"
+    empty.write_text("")
+    with pytest.raises(SystemExit, match="make sweep"):
+        benchmark.main(["--results", str(empty), "--out", str(tmp_path / "out")])
+
+
+def test_the_shortcut_table_shows_what_picking_by_test_score_adds():
+    runs = [_record("m", "random:5:seed=0", 0, 0.2), _record("m", "random:5:seed=0", 1, 0.4),
+            _record("m", "random:5:seed=1", 0, 0.3), _record("m", "random:5:seed=1", 1, 0.3)]
+    row = benchmark.shortcut_table(runs).iloc[0]
+    assert row["honest mean"] == 30.0 and row["best seed per split"] == 35.0 and row["best single run"] == 40.0
+    assert row["added by picking seeds"] == 5.0 and row["runs"] == 4
