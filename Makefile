@@ -26,13 +26,14 @@ SWEEP_SEEDS ?= 0 1 2
 JOBS ?= 2
 ZSSAR_RUN = $(BIN)/python -m zssar run --method $(SWEEP_METHODS) --seed $(SWEEP_SEEDS) --resume --quiet --jobs $(JOBS)
 
-.PHONY: help venv notebooks book test lab clean sweep benchmark gap-study
+.PHONY: help venv notebooks book test lab clean sweep benchmark leak-study gap-study
 help:
 	@echo "make book   execute every notebook with papermill and build the HTML book (_build/html)"
 	@echo "make test   pytest on tests/ and nbval on the executed notebooks"
 	@echo "make lab    JupyterLab on notebooks/"
 	@echo "make sweep  the seeds x splits results on KARD and NW-UCLA (needs ZSSAR_DATA) into results/"
 	@echo "make benchmark  the benchmark tables (CSV, Markdown) and figures (PNG) from results/ into results/benchmark/"
+	@echo "make leak-study  H with gamma/delta chosen on the test set beside seen-val, KARD seed 0 (needs ZSSAR_DATA)"
 	@echo "make gap-study  GAP supervised/zero-shot/ablation rows on KARD and NW-UCLA into results/gap_study/"
 	@echo "make clean  remove build products (keeps .venv and the cache)"
 	@echo "parameters: DATASET=$(DATASET) SPLIT=$(SPLIT) SEED=$(SEED)"
@@ -80,6 +81,13 @@ sweep: $(VENV)/.installed
 # The benchmark's tables and figures from the sweep's records (reads results/, trains nothing).
 benchmark: $(VENV)/.installed
 	$(BIN)/python -m zssar.benchmark --results results --out results/benchmark
+
+# What choosing gamma and delta on the test set would add (chapter 12), one seed of the KARD splits.
+leak-study: $(VENV)/.installed
+	@test -d "$$ZSSAR_DATA/kard" || { echo "make leak-study reads KARD: set ZSSAR_DATA to the folder that holds kard/"; exit 2; }
+	$(BIN)/python scripts/leak_study.py --dataset kard --setting cross_subject --methods $(SWEEP_METHODS) --seeds 0 \
+	    --splits random:5:seed=0 random:5:seed=1 random:5:seed=2 random:5:seed=3 random:5:seed=4 \
+	    --out results/leak_study/kard.jsonl
 
 # GAP's supervised and zero-shot results over 3 seeds (chapter 05), resumable like the sweep.
 GAP_STUDY = $(BIN)/python scripts/gap_study.py --seeds $(SWEEP_SEEDS) --epochs 60 --batch-size 16 --quiet

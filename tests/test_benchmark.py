@@ -50,7 +50,7 @@ def test_timings_count_the_backbone_only_where_it_was_trained(records):
 def test_make_benchmark_writes_tables_and_figures(records, tmp_path):
     written = benchmark.write_benchmark(records, tmp_path)
     names = {p.name for p in written}
-    assert {"benchmark.csv", "versus_global.md", "shortcuts.csv", "timings.csv", "coverage.md", "zsl.png",
+    assert {"benchmark.csv", "versus_global.md", "shortcuts.csv", "seed_spread.csv", "timings.csv", "coverage.md", "zsl.png",
             "h.png"} <= names
     assert all(p.stat().st_size > 0 for p in written)
     assert (tmp_path / "benchmark.md").read_text().startswith("| dataset | split_family | method |")
@@ -69,3 +69,22 @@ def test_the_shortcut_table_shows_what_picking_by_test_score_adds():
     row = benchmark.shortcut_table(runs).iloc[0]
     assert row["honest mean"] == 30.0 and row["best seed per split"] == 35.0 and row["best single run"] == 40.0
     assert row["added by picking seeds"] == 5.0 and row["runs"] == 4
+
+
+def test_the_leak_table_sets_the_test_set_choice_beside_the_seen_val_one():
+    rows = [{"dataset": "kard", "split": f"random:5:seed={k}", "seed": 0, "method": "m",
+             "H_seen_val_gamma": 0.2 + 0.1 * k, "H_test_gamma": 0.3 + 0.1 * k,
+             "H_gate_seen_val_delta": 0.1, "H_gate_test_delta": 0.15} for k in range(2)]
+    row = benchmark.leak_table(rows).iloc[0]
+    assert (row["H, gamma on seen-val"], row["H, gamma on test"], row["added"]) == (25.0, 35.0, 10.0)
+    assert row["added (gate)"] == 5.0 and row["runs"] == 2
+
+
+def test_seed_spread_separates_the_seed_from_the_split():
+    runs = [_record("m", f"random:5:seed={k}", seed, 0.1 * k + (0.2 if seed == 0 else 0.0))
+            for k in range(3) for seed in range(3)]
+    row = benchmark.seed_spread(runs).iloc[0]
+    assert row["seed std (within a split)"] == round(float(np.std([20, 0, 0], ddof=1)), 1)
+    means = [np.mean([10 * k + 20, 10 * k, 10 * k]) for k in range(3)]
+    assert row["split std (of split means)"] == round(float(np.std(means, ddof=1)), 1)
+    assert (row["splits"], row["runs"]) == (3, 9)

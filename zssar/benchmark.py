@@ -20,6 +20,7 @@ from .results import BOOK_RESULTS, METRICS, load_records, paired_differences, sp
 SWEEP_SETTINGS = {"kard": "cross_subject", "nw-ucla": "cross_view"}
 SWEEP_SPLITS = {"kard": [f"random:5:seed={k}" for k in range(5)],
                 "nw-ucla": [f"random:3:seed={k}" for k in range(5)] + ["purls:5/5", "purls:8/2"]}
+LEAK_KEYS = ("dataset", "split", "seed", "method", "H_seen_val_gamma", "H_test_gamma")  # a leak-study row
 STAGES = ("pretrain_backbone", "select_on_seen_val", "fit_method", "score_test")
 
 
@@ -86,6 +87,29 @@ def timing_table(records: list[dict]):
     return pd.DataFrame(rows, columns=columns).round(1)
 
 
+def seed_spread(records: list[dict], metric: str = "ZSL"):
+    """How much of a method's spread is the seed and how much the split, per dataset, split family
+    and method (in points): the standard deviation over the seeds of one split (mean over the
+    splits), and the standard deviation of the splits' means. A method whose seed spread is large
+    against its split spread is unstable in training, not only sensitive to which classes are unseen."""
+    import pandas as pd
+
+    rows = []
+    for (dataset, family, method), runs in _groups(records, ("dataset", "split_family", "method")).items():
+        by_split: dict = {}
+        for r in runs:
+            by_split.setdefault(r["split"]["name"], []).append(100 * r["metrics"].get(METRICS[metric], np.nan))
+        several = [np.std(v, ddof=1) for v in by_split.values() if len(v) > 1]
+        means = [np.mean(v) for v in by_split.values()]
+        rows.append({"dataset": dataset, "split_family": family, "method": method,
+                     "seed std (within a split)": float(np.mean(several)) if several else np.nan,
+                     "split std (of split means)": float(np.std(means, ddof=1)) if len(means) > 1 else np.nan,
+                     "splits": len(by_split), "runs": len(runs)})
+    columns = ["dataset", "split_family", "method", "seed std (within a split)", "split std (of split means)",
+               "splits", "runs"]
+    return pd.DataFrame(rows, columns=columns).round(1)
+
+
 def shortcut_table(records: list[dict], metric: str = "ZSL"):
     """What two common reporting shortcuts would make of the same runs, per dataset, split family
     and method (in %): the honest mean over every split and seed; the mean after keeping each
@@ -108,6 +132,27 @@ def shortcut_table(records: list[dict], metric: str = "ZSL"):
     columns = ["dataset", "split_family", "method", "honest mean", "best seed per split", "best single run",
                "added by picking seeds", "runs"]
     return pd.DataFrame(rows, columns=columns).round(1)
+
+
+def leak_table(rows: list[dict]):
+    """The leak study (``scripts/leak_study.py``): per dataset and method, mean test H with gamma
+    chosen on seen-val (what zssar reports) and with gamma chosen on the test set (what most public
+    code reports), the same for the entropy gate's delta, in %, and the runs."""
+    import pandas as pd
+
+    out = []
+    for (dataset, method), runs in _groups(rows, ("dataset", "method")).items():
+        mean = {k: 100 * float(np.mean([r[k] for r in runs])) for k in
+                ("H_seen_val_gamma", "H_test_gamma", "H_gate_seen_val_delta", "H_gate_test_delta")}
+        out.append({"dataset": dataset, "method": method, "H, gamma on seen-val": mean["H_seen_val_gamma"],
+                    "H, gamma on test": mean["H_test_gamma"],
+                    "added": mean["H_test_gamma"] - mean["H_seen_val_gamma"],
+                    "H_gate, delta on seen-val": mean["H_gate_seen_val_delta"],
+                    "H_gate, delta on test": mean["H_gate_test_delta"],
+                    "added (gate)": mean["H_gate_test_delta"] - mean["H_gate_seen_val_delta"], "runs": len(runs)})
+    columns = ["dataset", "method", "H, gamma on seen-val", "H, gamma on test", "added",
+               "H_gate, delta on seen-val", "H_gate, delta on test", "added (gate)", "runs"]
+    return pd.DataFrame(out, columns=columns).round(1)
 
 
 def _groups(records, keys):
@@ -158,10 +203,17 @@ def write_benchmark(records: list[dict], out: str | Path) -> list[Path]:
     written = []
     for name, table in (("coverage", coverage(records)), ("benchmark", benchmark_table(records)),
                         ("versus_global", versus(records)), ("shortcuts", shortcut_table(records)),
+                        ("seed_spread", seed_spread(records)),
                         ("timings", timing_table(records))):
         table.to_csv(out / f"{name}.csv", index=False)
         (out / f"{name}.md").write_text(_markdown(table))
         written += [out / f"{name}.csv", out / f"{name}.md"]
+    leaks = BOOK_RESULTS / "leak_study"
+    if out != leaks and leaks.is_dir() and any(leaks.glob("*.jsonl")):
+        table = leak_table(load_records(leaks, LEAK_KEYS))
+        table.to_csv(out / "leak_study.csv", index=False)
+        (out / "leak_study.md").write_text(_markdown(table))
+        written += [out / "leak_study.csv", out / "leak_study.md"]
     for metric in ("ZSL", "H"):
         ax = plot_means(records, metric)
         ax.figure.tight_layout()
