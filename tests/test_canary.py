@@ -94,6 +94,8 @@ def test_permuted_test_labels_change_nothing_before_the_metrics(method, canary_d
     assert a.record["backbone_cache"]["key"] != b.record["backbone_cache"]["key"]  # trained apart, from scratch
     np.testing.assert_array_equal(a.pretrained.features.tokens, b.pretrained.features.tokens)
     assert a.record["selected"] == b.record["selected"]
+    # a streaming gate is chosen (and recorded) only for a method that adapts along the test stream
+    assert (a.record["selected"]["stream_delta"] is not None) == (a.traces.get("gzsl") is not None)
     assert a.method.state_digest() == b.method.state_digest()
     assert set(a.predictions) == set(b.predictions) and {"zsl", "gzsl", "gzsl_gated", "seen"} <= set(a.predictions)
     for name in a.predictions:

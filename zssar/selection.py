@@ -109,8 +109,10 @@ def select_on_seen_val(method_name: str, settings: dict, features: FeatureSet, l
     stream_delta = select_delta(static.values, y, candidates, pseudo_seen, pseudo_unseen, static.temperature)["delta"]
     adapted = probe.scores(features.subset(val), text.take(candidates),
                            stream=Stream(np.isin(candidates, pseudo_seen), entropy_gate(stream_delta, static.temperature)))
-    streaming = adapted.gate is not None  # the method adapted along the stream
-    entropies = normalised_entropy(adapted.gate, adapted.temperature) if streaming else None
+    streaming = adapted.trace is not None  # the method adapted along the stream
+    # the gate reads the method's own gate scores where it gives them (a streaming method's stable
+    # scores, SynSE's seen/unseen gate), else the scores themselves
+    entropies = normalised_entropy(adapted.gate, adapted.temperature) if adapted.gate is not None else None
     chosen = select_gamma(adapted.values, y, candidates, pseudo_seen, pseudo_unseen)
     gate = select_delta(adapted.values, y, candidates, pseudo_seen, pseudo_unseen, adapted.temperature,
                         entropies=entropies)
