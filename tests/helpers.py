@@ -1,4 +1,7 @@
 """Small builders the tests share."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 
 from zssar.text.classtext import ClassText
@@ -42,3 +45,12 @@ def class_text_from_vectors(fields: dict) -> ClassText:
             table[entry.field(name)] = np.asarray(vectors[c], dtype=np.float32)
     dim = int(np.asarray(next(iter(fields.values()))).shape[1])
     return ClassText(TextBank("toy", entries, "vectors given by the test"), TableEncoder(table, dim))
+
+
+def load_script(name: str):
+    """A script of ``scripts/`` imported as a module (scripts are not part of the package)."""
+    path = Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

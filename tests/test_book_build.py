@@ -1,15 +1,13 @@
 """The book shows one parameters cell per chapter, holding the values the chapter ran with."""
-import importlib.util
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "finish_notebook.py"
+from helpers import load_script
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 
 def _finish():
-    spec = importlib.util.spec_from_file_location("finish_notebook", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("finish_notebook")
 
 
 def _cell(source, *tags):
@@ -35,7 +33,7 @@ def test_a_notebook_without_injected_parameters_is_left_alone():
 def test_every_chapter_checks_outputs_by_tag_not_by_a_comment_in_its_code():
     import json
 
-    for path in sorted((SCRIPT.parent.parent / "notebooks").glob("*.ipynb")):
+    for path in sorted(NOTEBOOKS.glob("*.ipynb")):
         for cell in json.loads(path.read_text())["cells"]:
             source = "".join(cell["source"])
             assert "NBVAL_" not in source, f"{path.name}: use the cell tag nbval-check-output, not a comment"

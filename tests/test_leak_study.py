@@ -1,20 +1,14 @@
 """The leak study's row: the test H at the seen-val choices against the best test H."""
-import importlib.util
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+from helpers import load_script
 
 from zssar.evaluate import calibrated_predict, gzsl_metrics
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "leak_study.py"
-
 
 def _study():
-    spec = importlib.util.spec_from_file_location("leak_study", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("leak_study")
 
 
 def test_the_test_set_choice_is_at_least_the_seen_val_one_and_is_reported_beside_it():
