@@ -41,6 +41,7 @@ def study_row(result) -> dict:
 
 def main(argv=None) -> list[dict]:
     from zssar.data.registry import load_dataset
+    from zssar.data.split_registry import split_for
     from zssar.runner import RunConfig, run_experiment
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -66,14 +67,10 @@ def main(argv=None) -> list[dict]:
             for method in args.methods:
                 config = RunConfig(dataset=args.dataset, split=split, setting=args.setting, method=method,
                                    seed=seed, data_root=args.root, cache_dir=args.cache)
-                name = config.split
-                if (name, seed, method) in done:
+                if (split_for(data, split).name, seed, method) in done:  # the name records carry
                     continue
                 start = time.perf_counter()
-                result = run_experiment(config, data=data, show_progress=False)
-                row = study_row(result)
-                if (row["split"], seed, method) in done:
-                    continue
+                row = study_row(run_experiment(config, data=data, show_progress=False))
                 with out.open("a") as fh:
                     fh.write(json.dumps(row) + "\n")
                 rows.append(row)

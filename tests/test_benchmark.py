@@ -88,3 +88,15 @@ def test_seed_spread_separates_the_seed_from_the_split():
     means = [np.mean([10 * k + 20, 10 * k, 10 * k]) for k in range(3)]
     assert row["split std (of split means)"] == round(float(np.std(means, ddof=1)), 1)
     assert (row["splits"], row["runs"]) == (3, 9)
+
+
+def test_leak_rows_come_from_beside_the_results_given(tmp_path):
+    import json
+
+    (tmp_path / "leak_study").mkdir()
+    row = {"dataset": "kard", "split": "random:5:seed=0", "seed": 0, "method": "m",
+           "H_seen_val_gamma": 0.2, "H_test_gamma": 0.3}
+    (tmp_path / "leak_study" / "kard.jsonl").write_text(json.dumps(row) + "\n")
+    (tmp_path / "kard.jsonl").write_text("")
+    assert benchmark.leak_rows(tmp_path) == [row] == benchmark.leak_rows(tmp_path / "kard.jsonl")
+    assert benchmark.leak_rows(tmp_path / "leak_study") == []  # no leak_study folder below it

@@ -155,6 +155,13 @@ def leak_table(rows: list[dict]):
     return pd.DataFrame(out, columns=columns).round(1)
 
 
+def leak_rows(results: str | Path) -> list[dict]:
+    """The leak-study rows that go with a results file or folder: its ``leak_study/`` folder."""
+    results = Path(results)
+    folder = (results.parent if results.is_file() else results) / "leak_study"
+    return load_records(folder, LEAK_KEYS) if folder.is_dir() and any(folder.glob("*.jsonl")) else []
+
+
 def _groups(records, keys):
     out: dict = {}
     for r in records:
@@ -191,8 +198,9 @@ def plot_means(records: list[dict], metric: str = "ZSL", ax=None):
     return ax
 
 
-def write_benchmark(records: list[dict], out: str | Path) -> list[Path]:
-    """The tables (CSV and Markdown) and figures (PNG) of the benchmark, written under ``out``."""
+def write_benchmark(records: list[dict], out: str | Path, leaks: list[dict] = ()) -> list[Path]:
+    """The tables (CSV and Markdown) and figures (PNG) of the benchmark, written under ``out``, with
+    the leak-study table when ``leaks`` (rows of :func:`leak_rows`) are given."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -208,9 +216,8 @@ def write_benchmark(records: list[dict], out: str | Path) -> list[Path]:
         table.to_csv(out / f"{name}.csv", index=False)
         (out / f"{name}.md").write_text(_markdown(table))
         written += [out / f"{name}.csv", out / f"{name}.md"]
-    leaks = BOOK_RESULTS / "leak_study"
-    if out != leaks and leaks.is_dir() and any(leaks.glob("*.jsonl")):
-        table = leak_table(load_records(leaks, LEAK_KEYS))
+    if leaks:
+        table = leak_table(list(leaks))
         table.to_csv(out / "leak_study.csv", index=False)
         (out / "leak_study.md").write_text(_markdown(table))
         written += [out / "leak_study.csv", out / "leak_study.md"]
@@ -241,7 +248,7 @@ def main(argv=None) -> None:
     records = load_records(args.results)
     if not records:
         raise SystemExit(f"no records in {args.results}: `make sweep` (needs ZSSAR_DATA) writes them")
-    for path in write_benchmark(records, args.out):
+    for path in write_benchmark(records, args.out, leak_rows(args.results)):
         print(path)
 
 
