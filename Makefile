@@ -26,7 +26,7 @@ SWEEP_SEEDS ?= 0 1 2
 JOBS ?= 2
 ZSSAR_RUN = $(BIN)/python -m zssar run --method $(SWEEP_METHODS) --seed $(SWEEP_SEEDS) --resume --quiet --jobs $(JOBS)
 
-.PHONY: help venv notebooks book test lab clean sweep benchmark leak-study gap-study
+.PHONY: help venv notebooks book test lab clean sweep benchmark leak-study gap-study text-study
 help:
 	@echo "make book   execute every notebook with papermill and build the HTML book (_build/html)"
 	@echo "make test   pytest on tests/ and nbval on the executed notebooks"
@@ -77,6 +77,23 @@ sweep: $(VENV)/.installed
 	    --split random:5:0 random:5:1 random:5:2 random:5:3 random:5:4
 	$(ZSSAR_RUN) --dataset nw-ucla --setting cross_view --results results/nw-ucla.jsonl \
 	    --split random:3:0 random:3:1 random:3:2 random:3:3 random:3:4 purls:5/5 purls:8/2
+
+# Class text for a dataset with names only: the global baseline with the dataset's own descriptions, with
+# descriptions borrowed from the project's other datasets (never its own) and with label text, on the
+# same splits and seeds; chapter 03 reads results/text_study/.
+TEXT_RUN = $(BIN)/python -m zssar run --method global --seed $(SWEEP_SEEDS) --resume --quiet --jobs $(JOBS)
+text-study: $(VENV)/.installed
+	@test -d "$$ZSSAR_DATA/kard" -a -d "$$ZSSAR_DATA/utkinect" -a -d "$$ZSSAR_DATA/nw-ucla" || { echo "make \
+	text-study reads KARD, UTKinect and NW-UCLA: set ZSSAR_DATA to the folder that holds them"; exit 2; }
+	@mkdir -p results/text_study
+	for text in project borrowed label; do \
+	  $(TEXT_RUN) --text $$text --dataset kard --setting cross_subject --results results/text_study/kard.jsonl \
+	    --split random:5:0 random:5:1 random:5:2 random:5:3 random:5:4 || exit 1; \
+	  $(TEXT_RUN) --text $$text --dataset utkinect --setting cross_subject --results results/text_study/utkinect.jsonl \
+	    --split random:3:0 random:3:1 random:3:2 random:3:3 random:3:4 || exit 1; \
+	  $(TEXT_RUN) --text $$text --dataset nw-ucla --setting cross_view --results results/text_study/nw-ucla.jsonl \
+	    --split random:3:0 random:3:1 random:3:2 random:3:3 random:3:4 || exit 1; \
+	done
 
 # The benchmark's tables and figures from the sweep's records (reads results/, trains nothing).
 benchmark: $(VENV)/.installed

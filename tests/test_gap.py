@@ -82,7 +82,7 @@ def test_prompts_per_partition_and_text_type():
     # prompts of a subset of classes are those classes' rows, in the subset's order
     sub = GapPrompts(text.take([5, 2]), layout, GapConfig(partition="4"))
     assert sub.fixed["hip"] == [p4.fixed["hip"][5], p4.fixed["hip"][2]]
-    label_only = ClassText(text_bank_for("mine", names), None)
+    label_only = ClassText(text_bank_for("mine", names, text="label"), None)
     with pytest.raises(InvalidConfig, match="GAP part text needs"):
         GapPrompts(label_only, layout, GapConfig(text="both"))
     with pytest.raises(InvalidConfig, match="partition"):

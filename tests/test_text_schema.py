@@ -137,10 +137,11 @@ def test_bank_follows_the_order_of_the_class_names():
     assert bank.strings("label") == names
 
 
-def test_unknown_dataset_is_label_only_and_says_so():
-    bank = text_bank_for("my-lab-data", ["lift box", "wave"])
+def test_label_text_is_label_only_and_says_so():
+    bank = text_bank_for("my-lab-data", ["lift box", "wave"], text="label")
     assert bank.strings("description") == ["lift box", "wave"]
     assert "class names only" in bank.source and "my-lab-data" in bank.source
+    assert [row["text"] for row in bank.provenance_rows()] == ["label", "label"]
     assert not bank.has_field("parts.head") and bank.coverage()["label"] == 2
     with pytest.raises(InvalidData, match="'lift box'.*parts.head"):
         bank.strings("parts.head")

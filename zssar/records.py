@@ -44,6 +44,8 @@ class ResultRecord:
     timings_s: dict
     versions: dict
     objective_settings: dict = field(default_factory=dict)
+    text: str = "project"  # project | borrowed | label | file:<digest> (records before it: project)
+    text_provenance: list = field(default_factory=list)  # per class: its text's kind, and from where
 
     def __getitem__(self, key: str):
         try:
@@ -88,7 +90,7 @@ def _backbone_identity(backbone: dict) -> dict:
 
 
 def _identity(dataset, samples, split_name, setting, method, method_settings, seed, encoder, backbone: dict,
-              objective: str, objective_settings: dict, calibration: str) -> dict:
+              objective: str, objective_settings: dict, calibration: str, text: str = "project") -> dict:
     identity = {"dataset": dataset, "samples": samples, "split": split_name, "setting": setting, "method": method,
                 "method_settings": _requested(method, method_settings), "seed": seed, "encoder": encoder,
                 "backbone": _backbone_identity(backbone), "objective": objective}
@@ -96,6 +98,8 @@ def _identity(dataset, samples, split_name, setting, method, method_settings, se
         identity["objective_settings"] = objective_settings
     if calibration != "shared":  # nothing for the default, so older records keep their identity
         identity["calibration"] = calibration
+    if text != "project":  # likewise: a run on the project's descriptions keeps its identity
+        identity["text"] = text
     return json.loads(json.dumps(identity, default=json_default))
 
 
@@ -106,12 +110,14 @@ def run_identity(config, data, split=None) -> dict:
     from .data.settings import resolve_setting
     from .data.splits import parse_split
     from .methods.base import make_method
+    from .text.descriptions import text_choice
 
     split = split or parse_split(config.split, data.num_classes, class_names=data.class_names)
     settings = make_method(config.method, **config.method_settings).settings()
     return _identity(data.name, len(data), split.name, resolve_setting(data, config.setting), config.method,
                      settings, config.seed, config.encoder, asdict(config.backbone), config.objective,
-                     objective_settings_of(config), config.calibration)
+                     objective_settings_of(config), config.calibration,
+                     text_choice(data.name, config.text, config.descriptions))
 
 
 def objective_settings_of(config) -> dict:
@@ -133,7 +139,7 @@ def record_identity(record) -> dict:
                      record["method"], record["method_settings"], record["seed"], record["encoder"],
                      record["backbone"], record.get("objective", "ce") or "ce",
                      record.get("objective_settings") or _older_objective_settings(record),
-                     (record.get("calibration") or {}).get("backbone", "shared"))
+                     (record.get("calibration") or {}).get("backbone", "shared"), record.get("text") or "project")
 
 
 def _older_objective_settings(record) -> dict:

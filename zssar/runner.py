@@ -37,7 +37,7 @@ from .methods.base import OBJECTIVES, Method, Stream, make_method
 from .records import ResultRecord, objective_settings_of, versions
 from .selection import CALIBRATION, select_on_seen_val
 from .text.classtext import ClassText
-from .text.descriptions import TextBank, text_bank_for
+from .text.descriptions import TEXT_CHOICES, TextBank, text_bank_for, text_choice
 from .text.encoders import CachedEncoder, get_encoder
 
 
@@ -59,12 +59,16 @@ class RunConfig:
     data_root: str | None = None
     cache_dir: str | None = None
     calibration: str = "shared"  # the backbone choices on seen_val are made on: shared | held_out
+    text: str = "auto"  # class text: auto | project | borrowed | label (zssar.text.descriptions.text_bank_for)
+    descriptions: str | None = None  # a description file of the user's own (overrides ``text``)
 
     def __post_init__(self):
         if self.calibration not in CALIBRATION:
             raise InvalidConfig(f"calibration {self.calibration!r}: use one of ['shared', 'held_out']")
         if self.objective != "ce":
             OBJECTIVES.get(self.objective).full_settings(self.objective_settings)
+        if self.text not in TEXT_CHOICES:
+            raise InvalidConfig(f"text {self.text!r}: use one of {list(TEXT_CHOICES)} (or descriptions=FILE)")
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise InvalidConfig(f"seed {self.seed!r}: use a whole number >= 0")
 
@@ -105,7 +109,8 @@ class RunResult:
 
 def class_text_for(config: RunConfig, data: SkeletonSet, bank: TextBank | None = None) -> ClassText:
     """The text of every class of ``data``, embedded by the run's encoder (cached on disk)."""
-    bank = bank or text_bank_for(data.name, data.class_names)
+    bank = bank or text_bank_for(data.name, data.class_names, path=config.descriptions, text=config.text,
+                                 cache_dir=config.cache_dir)
     return ClassText(bank, CachedEncoder(get_encoder(config.encoder), config.cache_dir))
 
 
@@ -193,7 +198,8 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
         backbone_cache=_cache_summary(pre),
         calibration={"backbone": config.calibration} | (
             {"backbone_cache": _cache_summary(held_out)} if held_out is not None else {}),
-        encoder=config.encoder, text_source=text.source, method=config.method, method_settings=method.settings(),
+        encoder=config.encoder, text_source=text.source, text=text_choice(data.name, config.text, config.descriptions),
+        text_provenance=text.bank.provenance_rows(), method=config.method, method_settings=method.settings(),
         seed=config.seed, selected={k: v for k, v in selected.items() if not k.endswith("curve")},
         metrics={k: round(float(v), 6) for k, v in metrics.items()}, per_class=per_class, timings_s=timings,
         versions=versions())

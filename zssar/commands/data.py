@@ -12,6 +12,10 @@ def add_arguments(p) -> None:
     p.add_argument("--list", action="store_true", help="list the registered datasets and splits, read nothing")
     p.add_argument("--fetch", metavar="NAME_OR_URL", default=None, help="download an archive, verify --sha256, "
                    "unpack it under --root (default $ZSSAR_CACHE/datasets) and print the ZSSAR_DATA to set")
+    p.add_argument("--text", default="auto", choices=["auto", "project", "borrowed", "label"],
+                   help="which class text to report (as zssar run --text)")
+    p.add_argument("--descriptions", default=None, metavar="FILE", help="a description file of your own (as zssar "
+                   "run --descriptions)")
     p.add_argument("--sha256", default=None, help="expected sha256 of the --fetch archive (required for a URL)")
     p.add_argument("--folder", default=None, help="folder name for --fetch under the root (default: the archive "
                    "name, e.g. kard for kard.zip)")
@@ -40,7 +44,32 @@ def main(args) -> dict:
     out["parts"] = {g: {p: [data.layout.joints[j] for j in ids] for p, ids in parts.items()}
                     for g, parts in data.layout.parts.items()}
     out["dropped_samples"] = {reason: list(ids) for reason, ids in data.dropped.items()}
+    out["text"] = class_text_report(data.name, data.class_names, args.text, args.descriptions)
     return out
+
+
+def class_text_report(dataset: str, class_names, text: str = "auto", descriptions=None) -> dict:
+    """Which classes have project, file, borrowed or label-only text, as a run would use it."""
+    from ..text.descriptions import text_bank_for
+
+    bank = text_bank_for(dataset, class_names, path=descriptions, text=text)
+    return {"source": bank.source, "kinds": bank.kinds(), "per_class": bank.provenance_rows()}
+
+
+def text_lines(report: dict) -> list[str]:
+    """The report as lines: a summary, then each class whose text is not the project's."""
+    from ..text.borrow import BORROW_THRESHOLD
+
+    kinds = ", ".join(f"{kind} {n}" for kind, n in report["kinds"].items())
+    lines = [f"  class text: {kinds} ({report['source']})"]
+    for row in report["per_class"]:
+        if row["text"] == "borrowed":
+            lines.append(f"    {row['class']}: borrowed from {row['from']} (similarity {row['similarity']:.2f})")
+        elif row["text"] == "label":
+            closest = (f" (closest {row['from']} at {row['similarity']:.2f} < {BORROW_THRESHOLD})"
+                       if "from" in row else "")
+            lines.append(f"    {row['class']}: label only{closest}")
+    return lines
 
 
 def human(out: dict) -> None:
@@ -62,3 +91,5 @@ def human(out: dict) -> None:
           f"{out['frames_min_median_max']}  dropped {out['dropped'] or 'none'}")
     for name, count in out["per_class"].items():
         print(f"  {count:6d}  {name}")
+    if "text" in out:
+        print("\n".join(text_lines(out["text"])))

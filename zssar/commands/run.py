@@ -18,6 +18,13 @@ def add_arguments(p) -> None:
                    help="cross_subject, cross_view, cross_setup or default (the dataset's own)")
     p.add_argument("--seed", type=int, nargs="+", default=[0], help="one or more seeds")
     p.add_argument("--encoder", default="minilm")
+    p.add_argument("--text", default="auto", choices=["auto", "project", "borrowed", "label"],
+                   help="class text: the project's descriptions (project), descriptions borrowed from the closest "
+                        "described class of the project's other datasets (borrowed), class names only (label); "
+                        "auto (default): project where the project describes the dataset, else borrowed")
+    p.add_argument("--descriptions", default=None, metavar="FILE",
+                   help="a description file of your own in the schema (e.g. from `zssar describe`), one entry per "
+                        "class of the dataset; overrides --text")
     p.add_argument("--backbone", default=None, help="stgcn (default), shiftgcn or ctrgcn")
     p.add_argument("--paper", action="store_true",
                    help="the papers' backbone configuration (10 blocks, 64 frames, SGD; a GPU is advisable)")
@@ -84,7 +91,8 @@ def main(args) -> dict:
         make_method(method, **settings)  # fail early on an unknown method or setting
     config = RunConfig(dataset=args.dataset, split=args.split[0], setting=args.setting, method=args.method[0],
                        seed=args.seed[0], encoder=args.encoder, data_root=args.root, cache_dir=args.cache,
-                       method_settings=settings, objective=args.objective,
+                       method_settings=settings, objective=args.objective, text=args.text,
+                       descriptions=args.descriptions,
                        objective_settings=parse_settings(args.objective_settings), calibration=args.calibration,
                        backbone=backbone_from_args(args))
     records = run_many(config, seeds=args.seed, splits=args.split, methods=args.method, results=args.results,
@@ -94,9 +102,24 @@ def main(args) -> dict:
     return {"runs": len(records), "aggregate": summary, "records": records}
 
 
+def text_summary(rows: list[dict]) -> str:
+    """One line: how many classes have which kind of text (``borrowed 15, label 3``)."""
+    kinds: dict[str, int] = {}
+    for row in rows:
+        kinds[row["text"]] = kinds.get(row["text"], 0) + 1
+    return ", ".join(f"{k} {n}" for k, n in kinds.items())
+
+
 def _one(out: dict) -> None:
     print(f"{out['method']} on {out['dataset']} ({out['data_source']}), split {out['split']['name']}, "
           f"seed {out['seed']}")
+    rows = out.get("text_provenance") or []
+    if any(row["text"] != "project" for row in rows):
+        print(f"  class text: {text_summary(rows)} ({out.get('text_source', '')})")
+        for row in rows:
+            if row["text"] in ("borrowed", "label") and "from" in row:
+                verb = "borrowed from" if row["text"] == "borrowed" else "label only; closest"
+                print(f"    {row['class']}: {verb} {row['from']} ({row['similarity']:.2f})")
     for k, v in out["metrics"].items():
         print(f"  {k:28s} {v:.4f}")
     sel = out["selected"]

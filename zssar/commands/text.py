@@ -13,9 +13,17 @@ def add_arguments(p) -> None:
                    help="where the text comes from (default: the project's own descriptions)")
     p.add_argument("--path", default=None,
                    help="the source's file or folder (default: its usual place under $ZSSAR_DESCRIPTIONS)")
+    p.add_argument("--text", default="auto", choices=["auto", "project", "borrowed", "label"],
+                   help="with the project's source: its descriptions, borrowed ones, or labels (as zssar run --text)")
+    p.add_argument("--descriptions", default=None, metavar="FILE",
+                   help="a description file of your own for the dataset's classes (as zssar run --descriptions)")
+    p.add_argument("--root", default=None, help="data folder, for a dataset read to learn its class names")
+    p.add_argument("--write", default=None, metavar="FILE",
+                   help="write the text used (e.g. the borrowed descriptions) as a description file to edit and "
+                        "pass back with --descriptions")
 
 
-def _class_names(dataset: str) -> list[str]:
+def _class_names(dataset: str, root=None) -> list[str]:
     from ..classnames import CLASS_NAMES
 
     if dataset == "synthetic":
@@ -24,6 +32,10 @@ def _class_names(dataset: str) -> list[str]:
         return list(SYNTHETIC)
     if dataset in CLASS_NAMES:
         return list(CLASS_NAMES[dataset])
+    if dataset.startswith(("npz:", "pyskl:")):
+        from ..data.registry import load_dataset
+
+        return list(load_dataset(dataset, root).class_names)
     return []  # a dataset the package has no class list for: list the file's own classes
 
 
@@ -32,10 +44,16 @@ def main(args) -> dict:
     from ..text.importers import import_descriptions
     from ..text.schema import field_names
 
-    names = _class_names(args.dataset)
+    names = _class_names(args.dataset, args.root)
     source = None if args.source == "project" else args.source
+    dataset = args.dataset
+    if args.dataset.startswith(("npz:", "pyskl:")):
+        from ..data.registry import load_dataset
+
+        dataset = load_dataset(args.dataset, args.root).name
     if names:
-        bank = text_bank_for(args.dataset, names, source=source, path=args.path)
+        bank = text_bank_for(dataset, names, source=source, path=args.path if source else args.descriptions,
+                             text=args.text)
     else:  # e.g. a PURLS sheet (utd-mhad) or your own file: take its classes as they are
         imported = import_descriptions(source or "file", args.path, dataset=args.dataset)
         bank = TextBank(args.dataset, imported.classes, imported.source)
@@ -44,9 +62,22 @@ def main(args) -> dict:
     for c in bank.classes:
         per_class[c.label] = {"fields": [f for f in fields if c.has(f)], "synonyms": len(c.synonyms),
                               "variants": len(c.variants), "extra": {k: len(v) for k, v in c.extra.items()}}
-    return {"dataset": args.dataset, "source": bank.source, "classes": len(bank),
-            "totals": {f: n for f, n in bank.coverage().items()},
-            "complete_classes": sum(not c.missing() for c in bank.classes), "per_class": per_class}
+    for c, row in zip(bank.classes, bank.provenance_rows()):
+        per_class[c.label]["text"] = row
+    out = {"dataset": args.dataset, "source": bank.source, "classes": len(bank),
+           "totals": {f: n for f, n in bank.coverage().items()},
+           "complete_classes": sum(not c.missing() for c in bank.classes), "per_class": per_class,
+           "kinds": bank.kinds()}
+    if args.write:
+        import json
+        from pathlib import Path
+
+        from ..text.schema import DescriptionSet
+
+        written = DescriptionSet(dataset, bank.source, bank.classes).to_dict()
+        Path(args.write).write_text(json.dumps(written, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        out["written"] = args.write
+    return out
 
 
 def human(out: dict) -> None:
@@ -54,3 +85,10 @@ def human(out: dict) -> None:
     width = max(len(f) for f in out["totals"])
     for field, n in out["totals"].items():
         print(f"  {field:<{width}}  {n:>4}/{out['classes']}")
+    if out.get("kinds") and set(out["kinds"]) != {"project"}:
+        from .data import text_lines
+
+        rows = [v["text"] for v in out["per_class"].values() if "text" in v]
+        print("\n".join(text_lines({"kinds": out["kinds"], "source": out["source"], "per_class": rows})))
+    if out.get("written"):
+        print(f"written: {out['written']} (edit it, then pass it with --descriptions)")

@@ -13,7 +13,10 @@ turns a *field* name into one string per class (:func:`zssar.text.schema.field_n
 
 The project ships a complete description file per supported dataset in ``zssar/text/data/``; the
 synthetic classes' file is written from their composition of motion primitives (:mod:`zssar.text.synthetic`).
-``text_bank_for(..., source="gap", path=...)`` uses a published description file instead.
+``text_bank_for(..., source="gap", path=...)`` uses a published description file instead, and
+``text_bank_for(..., path=FILE)`` a file of your own. A dataset the project has no file for (your own
+``npz:PATH``) borrows, per class, the descriptions of the closest described class of the project's
+files (:mod:`zssar.text.borrow`); :attr:`TextBank.provenance` says per class where its text came from.
 """
 from __future__ import annotations
 
@@ -24,12 +27,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from ..errors import InvalidData
+from ..errors import InvalidConfig, InvalidData
 from .schema import (CONTEXT_KEYS, PART_KEYS, PHASE_KEYS, PURLS_PART_KEYS, ClassDescription, DescriptionSet,
                      field_names)
 
 __all__ = ["ClassDescription", "TextBank", "text_bank_for", "load_description_file", "project_descriptions",
-           "PROJECT_FILES", "PART_KEYS", "PHASE_KEYS", "PURLS_PART_KEYS", "CONTEXT_KEYS", "field_names"]
+           "PROJECT_FILES", "TEXT_CHOICES", "text_choice", "user_file_bank", "PART_KEYS", "PHASE_KEYS", "PURLS_PART_KEYS", "CONTEXT_KEYS", "field_names"]
 
 # Dataset name -> the project's description file in zssar/text/data (NTU 60 is the first 60 of 120).
 PROJECT_FILES = {"synthetic": "synthetic", "kard": "kard", "utkinect": "utkinect", "nw-ucla": "nw-ucla",
@@ -43,6 +46,7 @@ class TextBank:
     dataset: str
     classes: tuple[ClassDescription, ...]
     source: str = ""
+    provenance: tuple = ()  # per class, a :class:`zssar.text.borrow.Provenance` (where its text came from)
 
     def __len__(self) -> int:
         return len(self.classes)
@@ -64,6 +68,18 @@ class TextBank:
     def has_field(self, field_name: str) -> bool:
         """Whether every class has its own text for a field (no fallback to the label)."""
         return all(c.has(field_name) for c in self.classes)
+
+    def provenance_rows(self) -> list[dict]:
+        """Per class, where its text came from (``project``, ``file``, ``borrowed`` from which class and
+        how similar, or ``label``): what a record and ``zssar text`` report."""
+        return [p.to_dict() for p in self.provenance]
+
+    def kinds(self) -> dict[str, int]:
+        """How many classes have each kind of text (``{"borrowed": 15, "label": 3}``)."""
+        out: dict[str, int] = {}
+        for p in self.provenance:
+            out[p.kind] = out.get(p.kind, 0) + 1
+        return out
 
     def coverage(self) -> dict[str, int]:
         """For every field name, how many classes have their own text for it."""
@@ -130,27 +146,89 @@ def align(descriptions: DescriptionSet, class_names, dataset: str | None = None)
     return tuple(out)
 
 
-def text_bank_for(dataset: str, class_names, source: str | None = None,
-                  path: str | os.PathLike | None = None) -> TextBank:
-    """The text of a dataset's classes, in the order of ``class_names``.
+TEXT_CHOICES = ("auto", "project", "borrowed", "label")
 
-    ``source=None`` (or ``"project"``) uses the project's complete description file for the supported
-    datasets and the synthetic classes; any other dataset (e.g. your own arrays) gets label-only text,
-    and its ``source`` says so. ``source`` = ``gap``, ``star``, ``smie``, ``sa-dvae``, ``purls``,
-    ``neuron`` or ``file`` (a file in the schema) reads a published description file from ``path``
+
+def text_bank_for(dataset: str, class_names, source: str | None = None,
+                  path: str | os.PathLike | None = None, *, text: str = "auto", cache_dir=None) -> TextBank:
+    """The text of a dataset's classes, in the order of ``class_names``, with where each class's came from.
+
+    ``text`` (when no ``path`` or published ``source`` is given): ``project`` uses the project's
+    complete description file of a supported dataset; ``borrowed`` matches every class name to the
+    closest described class of the project's other description files (:mod:`zssar.text.borrow`; never
+    the dataset's own file); ``label`` keeps the class names only; ``auto`` (the default) is
+    ``project`` for a supported dataset and ``borrowed`` for any other (e.g. your own arrays).
+
+    ``path`` alone is a description file of your own in the schema (e.g. written by ``zssar describe``):
+    it must describe every class of the dataset and no other. ``source`` = ``gap``, ``star``, ``smie``,
+    ``sa-dvae``, ``purls``, ``neuron`` or ``file`` reads a published description file from ``path``
     (default: its usual place under ``$ZSSAR_DESCRIPTIONS``, see :mod:`zssar.text.importers`).
     """
-    class_names = list(class_names)
-    if source in (None, "project"):
-        if path is not None:
-            descriptions = load_description_file(path)
-        elif dataset in PROJECT_FILES:
-            descriptions = project_descriptions(dataset)
-        else:
-            return TextBank(dataset, tuple(ClassDescription(label=n) for n in class_names),
-                            f"class names only: the project has no descriptions for dataset {dataset!r}")
-        return TextBank(dataset, align(descriptions, class_names, dataset), descriptions.source)
-    from .importers import import_descriptions
+    from .borrow import Provenance, borrow
 
-    descriptions = import_descriptions(source, path, dataset=dataset)
-    return TextBank(dataset, align(descriptions, class_names, dataset), descriptions.source)
+    class_names = list(class_names)
+    if text not in TEXT_CHOICES:
+        raise InvalidConfig(f"text {text!r}: use one of {list(TEXT_CHOICES)} (or a description file with "
+                            f"--descriptions FILE)")
+    if source not in (None, "project"):
+        from .importers import import_descriptions
+
+        descriptions = import_descriptions(source, path, dataset=dataset)
+        classes = align(descriptions, class_names, dataset)
+        return TextBank(dataset, classes, descriptions.source,
+                        tuple(Provenance(n, "file", f"{source}: {descriptions.source}") for n in class_names))
+    if path is not None:
+        return user_file_bank(dataset, class_names, path)
+    if text == "auto":
+        text = "project" if dataset in PROJECT_FILES else "borrowed"
+    if text == "label":
+        return TextBank(dataset, tuple(ClassDescription(label=n) for n in class_names),
+                        f"class names only (label text) for dataset {dataset!r}",
+                        tuple(Provenance(n, "label") for n in class_names))
+    if text == "project":
+        descriptions = project_descriptions(dataset)
+        return TextBank(dataset, align(descriptions, class_names, dataset), descriptions.source,
+                        tuple(Provenance(n, "project") for n in class_names))
+    own = PROJECT_FILES.get(dataset)
+    classes, provenance = borrow(class_names, exclude=(own,) if own else (), cache_dir=cache_dir)
+    kinds = sum(p.kind == "borrowed" for p in provenance)
+    rest = "" if kinds == len(classes) else f", {len(classes) - kinds} keep label-only text"
+    return TextBank(dataset, classes, f"class names only: {kinds} of {len(classes)} classes borrow the descriptions "
+                                      f"of the closest described class{f' (not from {own}.json)' if own else ''}"
+                                      f"{rest}", provenance)
+
+
+def text_choice(dataset: str, text: str = "auto", descriptions=None) -> str:
+    """What text a run uses, as its record and identity say it: ``project``, ``borrowed``, ``label`` or
+    ``file:<sha1 of the file's bytes, 12 digits>`` (so editing the file makes a new run)."""
+    if descriptions is not None:
+        import hashlib
+
+        try:
+            digest = hashlib.sha1(Path(descriptions).read_bytes()).hexdigest()[:12]
+        except OSError as exc:
+            raise InvalidData(f"no description file at {descriptions} ({exc.strerror})") from None
+        return f"file:{digest}"
+    if text == "auto":
+        return "project" if dataset in PROJECT_FILES else "borrowed"
+    return text
+
+
+def user_file_bank(dataset: str, class_names, path: str | os.PathLike) -> TextBank:
+    """A description file of the user's own for ``class_names``: refused, naming the file, the class and
+    the field, when it breaks the schema, misses a class or describes a class the dataset does not have."""
+    from .borrow import Provenance
+
+    descriptions = load_description_file(path, require_full=False)
+    try:
+        classes = align(descriptions, class_names, dataset)
+    except InvalidData as exc:
+        raise InvalidData(f"{path}: {exc}; every class of the dataset needs an entry") from None
+    used = {id(c) for c in classes}
+    foreign = [c.label for c in descriptions.classes if id(c) not in used]
+    if foreign:
+        raise InvalidData(f"{path}: class(es) {foreign[:10]}{' ...' if len(foreign) > 10 else ''} are not classes "
+                          f"of dataset {dataset!r} (it has {len(class_names)}: {list(class_names)[:6]} ...); remove "
+                          f"them from the file or correct their 'label'")
+    return TextBank(dataset, classes, descriptions.source,
+                    tuple(Provenance(n, "file", str(path)) for n in class_names))
