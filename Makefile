@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 DATASET ?= synthetic
 SPLIT ?= random:5:0
 SEED ?= 0
+# A description file of your own for the method chapters (empty: the project's text), e.g. from zssar describe.
+DESCRIPTIONS ?=
 export ZSSAR_CACHE ?= $(CURDIR)/.cache/zssar
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -15,7 +17,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 EXECUTED := $(patsubst notebooks/%.ipynb,book/notebooks/%.ipynb,$(NOTEBOOKS))
 PACKAGE := $(shell find zssar -name '*.py' 2>/dev/null)
 # A stamp per parameter set: changing a parameter re-executes the notebooks, nothing else does.
-PARAMS_ID := $(shell printf '%s|%s|%s' '$(DATASET)' '$(SPLIT)' '$(SEED)' | sha1sum | cut -c1-12)
+PARAMS_ID := $(shell printf '%s|%s|%s|%s' '$(DATASET)' '$(SPLIT)' '$(SEED)' '$(DESCRIPTIONS)' | sha1sum | cut -c1-12)
 PARAMS_STAMP := book/notebooks/.params-$(PARAMS_ID)
 
 # The results sweep the method chapters summarise (results/*.jsonl): 3 seeds x 5 seeded random splits
@@ -52,7 +54,8 @@ $(PARAMS_STAMP):
 
 book/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(PARAMS_STAMP) $(VENV)/.installed
 	$(BIN)/papermill --cwd notebooks --kernel python3 --log-output $< $(@D)/.tmp-$(@F) \
-	    -p dataset '$(DATASET)' -p split '$(SPLIT)' -p seed $(SEED)
+	    -p dataset '$(DATASET)' -p split '$(SPLIT)' -p seed $(SEED) \
+	    $(if $(DESCRIPTIONS),-p descriptions '$(abspath $(DESCRIPTIONS))')
 	@$(BIN)/python scripts/finish_notebook.py $(@D)/.tmp-$(@F)
 	@mv $(@D)/.tmp-$(@F) $@
 

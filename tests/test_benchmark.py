@@ -100,3 +100,31 @@ def test_leak_rows_come_from_beside_the_results_given(tmp_path):
     (tmp_path / "kard.jsonl").write_text("")
     assert benchmark.leak_rows(tmp_path) == [row] == benchmark.leak_rows(tmp_path / "kard.jsonl")
     assert benchmark.leak_rows(tmp_path / "leak_study") == []  # no leak_study folder below it
+
+
+def test_significance_pairs_runs_and_splits_and_corrects_over_methods(records):
+    more = records + [_record("worse", r["split"]["name"], r["seed"], r["metrics"]["zsl_top1"] - 0.05 - 0.001 * i)
+                      for i, r in enumerate(records) if r["method"] == "global"]
+    table = benchmark.significance(more).set_index(["level", "method"])
+    assert table.loc[("runs", "worse"), "pairs"] == 15 and table.loc[("splits", "worse"), "pairs"] == 5
+    assert table.loc[("runs", "new"), "pairs"] == 6  # on its own runs only
+    assert table.loc[("runs", "worse"), "median (points)"] < 0
+    assert table.loc[("runs", "worse"), "p"] < 0.01  # 15 of 15 pairs lower
+    assert table.loc[("splits", "worse"), "p"] == 0.062  # the floor for 5 pairs (0.0625, rounded)
+    assert (table["p_holm"] >= table["p"]).all() and (table["p_holm"] <= 1).all()
+
+
+def test_mean_ranks_use_the_runs_every_method_has(records):
+    more = records + [_record("worse", r["split"]["name"], r["seed"], 0.0) for r in records if r["method"] == "global"]
+    table = benchmark.mean_ranks(more).set_index("method")
+    assert table.loc["new", "mean rank"] == 1.0 and table.loc["global", "mean rank"] == 2.0
+    assert table.loc["worse", "mean rank"] == 3.0 and (table["runs"] == 6).all()
+
+
+def test_the_verdict_says_separated_only_when_the_mean_beats_the_spread(records):
+    lines = benchmark.verdict_lines(records, "new")
+    assert lines == ["kard random:5: new is above the baseline by more than the spread (+11.0 ± 0.9 points of ZSL, "
+                     "6/6 pairs won)"]
+    noisy = [dict(r, metrics=dict(r["metrics"], zsl_top1=r["metrics"]["zsl_top1"] + (0.3 if r["seed"] else -0.3)))
+             if r["method"] == "new" else r for r in records]
+    assert "does not separate" in benchmark.verdict_lines(noisy, "new")[0]

@@ -25,7 +25,7 @@ def small():
 
 
 def test_a_method_that_needs_text_the_run_lacks_is_refused_before_training(small, tiny_backbone, tmp_path):
-    label_only = text_bank_for("mine", small.class_names)  # class names only: no part or phase text
+    label_only = text_bank_for("mine", small.class_names, text="label")  # class names only: no part or phase text
     config = RunConfig(split=SPLIT, method="purls", backbone=tiny_backbone, cache_dir=str(tmp_path))
     with pytest.raises(InvalidData, match="no text for field 'purls_parts.head'"):
         run_experiment(config, data=small, bank=label_only, show_progress=False)

@@ -42,7 +42,8 @@ LIBRARY_FILES = ("kard", "utkinect", "nw-ucla", "ntu120", "pku-mmd", "synthetic"
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where one class's text came from: ``kind`` is ``project``, ``file``, ``borrowed`` or ``label``."""
+    """Where one class's text came from: ``kind`` is ``project``, ``borrowed``, ``label``, ``file`` (a
+    description file given) or ``generated`` (a file written by ``zssar describe``)."""
 
     label: str
     kind: str
