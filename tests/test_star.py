@@ -250,3 +250,22 @@ def test_every_ablation_variant_fits_and_scores(toy, variant):
 def test_scoring_before_fit_is_a_clear_error(toy):
     with pytest.raises(RuntimeError, match="fit the method"):
         make_method("star").scores(toy[0], toy[2])
+
+
+def test_a_run_gives_the_all_class_variant_unseen_text_only_when_asked_and_says_so(tiny_data, tiny_backbone,
+                                                                                  tmp_path):
+    from dataclasses import replace
+
+    from zssar.runner import RunConfig, run_experiment
+
+    small = {"epochs": 2, "attributes": 4, "prompt_dim": 8, "hidden": 16, "heads": 1, "side_information": False}
+    config = RunConfig(dataset="tiny", split="unseen=0,4,8", method="star", backbone=tiny_backbone,
+                       cache_dir=str(tmp_path), text="label",
+                       method_settings={**small, "text_during_training": "all_classes"})
+    with pytest.raises(InvalidConfig, match="trains on the unseen classes' text.*--unseen-text-in-training"):
+        run_experiment(config, data=tiny_data, show_progress=False)
+    assert not (tmp_path / "features").exists()  # refused before any training
+    record = run_experiment(replace(config, unseen_text_in_training=True), data=tiny_data, show_progress=False).record
+    assert record.unseen_text_in_training and record.method_settings["text_during_training"] == "all_classes"
+    plain = run_experiment(replace(config, method_settings=small), data=tiny_data, show_progress=False).record
+    assert not plain.unseen_text_in_training

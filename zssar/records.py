@@ -46,6 +46,7 @@ class ResultRecord:
     objective_settings: dict = field(default_factory=dict)
     text: str = "project"  # project | borrowed | label | file:<digest> (records before it: project)
     text_provenance: list = field(default_factory=list)  # per class: its text's kind, and from where
+    unseen_text_in_training: bool = False  # a method variant trained on every class's text: not zero-shot
 
     def __getitem__(self, key: str):
         try:

@@ -61,6 +61,8 @@ class RunConfig:
     calibration: str = "shared"  # the backbone choices on seen_val are made on: shared | held_out
     text: str = "auto"  # class text: auto | project | borrowed | label (zssar.text.descriptions.text_bank_for)
     descriptions: str | None = None  # a description file of the user's own (overrides ``text``)
+    # allow a method variant that trains on every class's text (STAR's all-class L_SCE): not zero-shot
+    unseen_text_in_training: bool = False
 
     def __post_init__(self):
         if self.calibration not in CALIBRATION:
@@ -114,9 +116,13 @@ def class_text_for(config: RunConfig, data: SkeletonSet, bank: TextBank | None =
     return ClassText(bank, CachedEncoder(get_encoder(config.encoder), config.cache_dir))
 
 
-def check_needs(method: Method, text: ClassText) -> None:
+def check_needs(method: Method, text: ClassText, unseen_text_in_training: bool = False) -> None:
     """Refuse, before any training, a run that cannot give the method what it needs."""
     needs = method.needs
+    if needs.all_class_text and not unseen_text_in_training:
+        raise InvalidConfig(f"{method.name} with these settings ({method.settings()}) trains on the unseen classes' "
+                            f"text, which a zero-shot run never gives a method; to run the variant anyway, pass "
+                            f"--unseen-text-in-training (RunConfig(unseen_text_in_training=True)): its record says so")
     for name in needs.text_fields:
         text.strings(name)  # raises naming the class and field when the text has nothing for it
     if needs.tower:
@@ -161,7 +167,8 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
     protocol = protocol_for(config, data, split)
     text = class_text_for(config, data, bank)
     method = make_method(config.method, **config.method_settings)
-    check_needs(method, text)
+    check_needs(method, text, config.unseen_text_in_training)
+    all_class = {"all_class_text": text} if method.needs.all_class_text else {}  # the labelled variant only
     lap("load_data")
 
     pre = train_backbone(config, data, protocol, text, show_progress)
@@ -174,13 +181,14 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
 
     labels = data.labels  # read below for the selection views only; test labels once, in _read_test_labels
     selected = select_on_seen_val(config.method, config.method_settings, (held_out or pre).features, labels,
-                                  protocol, text, config.seed)
+                                  protocol, text, config.seed, **all_class)
     lap("select_on_seen_val")
 
     views = protocol.views
     train, val = views["seen_train"], views["seen_val"]
     method.fit(pre.features.subset(train), labels[train], text.take(protocol.seen),
-               val=(pre.features.subset(val), labels[val]), seed=config.seed, show_progress=show_progress)
+               val=(pre.features.subset(val), labels[val]), seed=config.seed, show_progress=show_progress,
+               **all_class)
     method.apply_selected(**selected["method_selected"])
     lap("fit_method")
 
@@ -199,7 +207,7 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
         calibration={"backbone": config.calibration} | (
             {"backbone_cache": _cache_summary(held_out)} if held_out is not None else {}),
         encoder=config.encoder, text_source=text.source, text=text_choice(data.name, config.text, config.descriptions),
-        text_provenance=text.bank.provenance_rows(), method=config.method, method_settings=method.settings(),
+        text_provenance=text.bank.provenance_rows(), unseen_text_in_training=bool(all_class), method=config.method, method_settings=method.settings(),
         seed=config.seed, selected={k: v for k, v in selected.items() if not k.endswith("curve")},
         metrics={k: round(float(v), 6) for k, v in metrics.items()}, per_class=per_class, timings_s=timings,
         versions=versions())

@@ -84,11 +84,12 @@ def select_method_settings(probe, features: FeatureSet, labels: np.ndarray, text
 
 
 def select_on_seen_val(method_name: str, settings: dict, features: FeatureSet, labels: np.ndarray,
-                       protocol: Protocol, text, seed: int) -> dict:
+                       protocol: Protocol, text, seed: int, all_class_text=None) -> dict:
     """Choose the method's test-time settings, gamma and delta on ``seen_val``; reads no test sample.
 
     ``text`` holds (at least) the seen classes' text; ``labels`` are the dataset's labels, read here
-    for the selection views only.
+    for the selection views only. ``all_class_text``: only for a method variant that trains on every
+    class's text (``Needs.all_class_text``, a run that allows it); handed to its fit as it is.
     """
     if not protocol.pseudo_unseen:
         return {"gamma": 0.0, "delta": 0.0, "gate_temperature": 1.0, "method_selected": {},
@@ -100,7 +101,8 @@ def select_on_seen_val(method_name: str, settings: dict, features: FeatureSet, l
     val_pu = val[np.isin(labels[val], pseudo_unseen)]
     probe = make_method(method_name, **settings)
     probe.fit(features.subset(train), labels[train], text.take(pseudo_seen),
-              val=(features.subset(val_ps), labels[val_ps]), seed=seed)
+              val=(features.subset(val_ps), labels[val_ps]), seed=seed,
+              **({"all_class_text": all_class_text} if all_class_text is not None else {}))
     method_selected, grid_rows = select_method_settings(probe, features.subset(val_pu), labels[val_pu],
                                                         text.take(pseudo_unseen))
     candidates = pseudo_seen + pseudo_unseen

@@ -36,6 +36,9 @@ def add_arguments(p) -> None:
     p.add_argument("--objective-set", dest="objective_settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a setting of the objective (GAP: partition, text, weight, temperature, text_tower, "
                         "text_lr); repeatable")
+    p.add_argument("--unseen-text-in-training", action="store_true",
+                   help="allow a method variant that trains on every class's text, unseen ones included (STAR's "
+                        "--set text_during_training=all_classes): not a zero-shot result; its record says so")
     p.add_argument("--calibration", default="shared", choices=["shared", "held_out"],
                    help="features gamma/delta/method settings are chosen on: shared (the run's backbone) or "
                         "held_out (a second backbone trained without the pseudo-unseen classes)")
@@ -92,7 +95,7 @@ def main(args) -> dict:
     config = RunConfig(dataset=args.dataset, split=args.split[0], setting=args.setting, method=args.method[0],
                        seed=args.seed[0], encoder=args.encoder, data_root=args.root, cache_dir=args.cache,
                        method_settings=settings, objective=args.objective, text=args.text,
-                       descriptions=args.descriptions,
+                       descriptions=args.descriptions, unseen_text_in_training=args.unseen_text_in_training,
                        objective_settings=parse_settings(args.objective_settings), calibration=args.calibration,
                        backbone=backbone_from_args(args))
     records = run_many(config, seeds=args.seed, splits=args.split, methods=args.method, results=args.results,

@@ -35,6 +35,9 @@ class Needs:
     text_fields: tuple[str, ...] = ("label",)  # fields of the class text it reads
     tower: bool = False  # a trainable copy of the text tower (prompts inside its layers)
     masked_lm: bool = False  # an encoder with a masked-language-model head
+    # the text of every class in training, unseen ones included: a paper's variant, not zero-shot; a run
+    # gives it only when asked to (RunConfig.unseen_text_in_training) and its record says so
+    all_class_text: bool = False
 
 
 @dataclass

@@ -20,10 +20,12 @@ Leak-free choices (where the paper uses every class's text in training):
   Fig. 4 can be drawn for unseen classes. The paper's per-class table (``"per_class"``) exists only for
   the classes the fit text holds; scoring never needs it, as Eq. 9 reads F_v and F_cn only.
 * ``text_during_training="all_classes"`` is the paper's variant: L_SCE and the prompt table cover every
-  class, unseen ones included, so training reads unseen classes' text. The runner never hands a
-  method that text, so :meth:`Star.fit` refuses this setting unless a study passes the text of every
-  class as ``all_class_text=`` itself; the setting is in :meth:`settings`, so every record of such a
-  study says it used unseen text in training.
+  class, unseen ones included, so training reads unseen classes' text. :meth:`Star.fit` refuses
+  this setting unless it is given the text of every class as ``all_class_text=``; its needs say so
+  (``Needs.all_class_text``), and a run hands that text over only when asked to (``zssar run --set
+  text_during_training=all_classes --unseen-text-in-training``, ``RunConfig.unseen_text_in_training``).
+  The setting is in :meth:`settings` and the record carries ``unseen_text_in_training: true``, so
+  every result of the variant says it used unseen text in training.
 
 Decisions the paper leaves open, as made here: cosine logits over a temperature (0.1; the public
 code has none, ``paper()`` sets 1.0); tokens standardised per channel with the training statistics;
@@ -117,7 +119,8 @@ class Star(Method):
 
     @property
     def needs(self) -> Needs:
-        return Needs(text_fields=tuple(dict.fromkeys(("label",) + self.part_fields)))
+        return Needs(text_fields=tuple(dict.fromkeys(("label",) + self.part_fields)),
+                     all_class_text=self.text_during_training == "all_classes")
 
     def settings(self) -> dict:
         keys = ("grouping", "attributes", "prompt_dim", "heads", "hidden", "visual_prompts", "semantic_prompts",
