@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "zssar"
-RUNNER = {"runner", "selection", "analyses", "sweep", "records", "cli", "commands"}
+RUNNER = {"runner", "run_config", "selection", "analyses", "sweep", "records", "cli", "commands"}
 RULES = {  # layer -> the modules of zssar it must not import
     "data": {"text", "backbones", "methods", "evaluate", "features", "viz"} | RUNNER,
     "text": {"data", "backbones", "methods", "evaluate", "features", "viz"} | RUNNER,

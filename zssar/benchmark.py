@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .comparison import mean_ranks, plot_ranks, significance, verdict_lines  # noqa: F401 (tables of the benchmark)
 from .results import BOOK_RESULTS, METRICS, load_records, paired_differences, split_family, summary_table
 
 SWEEP_SETTINGS = {"kard": "cross_subject", "nw-ucla": "cross_view"}
@@ -60,112 +61,6 @@ def versus(records: list[dict], baseline: str = "global", metrics=("ZSL", "H", "
                 row[r["metric"]] = f"{r[label]:+.1f} ± {r['std']:.1f} ({r['wins']}/{r['pairs']})"
             rows.append(row)
     return pd.DataFrame(rows, columns=["dataset", "split_family", "method", *metrics])
-
-
-def significance(records: list[dict], baseline: str = "global", metric: str = "ZSL"):
-    """Every other method against ``baseline`` per dataset, by Wilcoxon's signed-rank test (two-sided).
-
-    Two levels, because the three seeds of one split are not independent draws: ``runs`` pairs every
-    shared (split, seed); ``splits`` first averages the seeds of each split, so it pairs splits only
-    (with 5 splits the smallest two-sided p it can reach is 0.0625). ``p_holm``: Holm's correction over
-    the methods of one dataset and level. A median difference in points, not a mean, goes with it."""
-    import pandas as pd
-    from scipy.stats import wilcoxon
-
-    key_metric = METRICS[metric]
-    rows = []
-    for dataset in dict.fromkeys(r["dataset"] for r in records):
-        mine = [r for r in records if r["dataset"] == dataset]
-        base = {(r["split"]["name"], r["seed"]): r["metrics"][key_metric] for r in mine if r["method"] == baseline}
-        for method in dict.fromkeys(r["method"] for r in mine):
-            if method == baseline:
-                continue
-            pairs = {(r["split"]["name"], r["seed"]): (r["metrics"][key_metric], base[(r["split"]["name"], r["seed"])])
-                     for r in mine if r["method"] == method and (r["split"]["name"], r["seed"]) in base}
-            per_split: dict = {}
-            for (split, _), pair in pairs.items():
-                per_split.setdefault(split, []).append(pair)
-            levels = {"runs": [a - b for a, b in pairs.values()],
-                      "splits": [np.mean([a - b for a, b in v]) for v in per_split.values()]}
-            for level, diffs in levels.items():
-                diffs = 100 * np.asarray(diffs, dtype=float)
-                p = float(wilcoxon(diffs).pvalue) if len(diffs) and np.any(diffs != 0) else 1.0
-                rows.append({"dataset": dataset, "level": level, "method": method, "pairs": len(diffs),
-                             "median (points)": round(float(np.median(diffs)), 1) if len(diffs) else np.nan,
-                             "p": p})
-    out = pd.DataFrame(rows, columns=["dataset", "level", "method", "pairs", "median (points)", "p"])
-    out["p_holm"] = np.nan
-    for _, group in out.groupby(["dataset", "level"], sort=False):
-        order = group["p"].sort_values().index
-        m, running = len(order), 0.0
-        for i, idx in enumerate(order):
-            running = max(running, min(1.0, (m - i) * out.at[idx, "p"]))
-            out.at[idx, "p_holm"] = running
-    return out.round({"p": 3, "p_holm": 3})
-
-
-def mean_ranks(records: list[dict], metric: str = "ZSL"):
-    """Each method's rank (1 = best, ties share the mean rank) on every (split, seed) that all the
-    dataset's methods ran, averaged per dataset: the rank plot's numbers."""
-    import pandas as pd
-
-    key_metric = METRICS[metric]
-    rows = []
-    for dataset in dict.fromkeys(r["dataset"] for r in records):
-        mine = [r for r in records if r["dataset"] == dataset]
-        methods = list(dict.fromkeys(r["method"] for r in mine))
-        runs: dict = {}
-        for r in mine:
-            runs.setdefault((r["split"]["name"], r["seed"]), {})[r["method"]] = r["metrics"][key_metric]
-        full = [v for v in runs.values() if len(v) == len(methods)]
-        if not full:
-            continue
-        ranks = pd.DataFrame(full, columns=methods).rank(axis=1, ascending=False, method="average")
-        for method in methods:
-            rows.append({"dataset": dataset, "method": method, "mean rank": round(float(ranks[method].mean()), 2),
-                         "std": round(float(ranks[method].std(ddof=1)), 2) if len(full) > 1 else 0.0,
-                         "runs": len(full)})
-    return pd.DataFrame(rows, columns=["dataset", "method", "mean rank", "std", "runs"])
-
-
-def plot_ranks(records: list[dict], metric: str = "ZSL", ax=None):
-    """Mean rank per method and dataset (1 = best), with the rank's std over runs as a bar."""
-    import matplotlib.pyplot as plt
-
-    table = mean_ranks(records, metric)
-    datasets = list(dict.fromkeys(table["dataset"]))
-    methods = list(dict.fromkeys(table["method"]))
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * max(1, len(methods))))
-    for d, dataset in enumerate(datasets):
-        part = table[table["dataset"] == dataset].set_index("method")
-        y = [methods.index(m) + 0.15 * (d - (len(datasets) - 1) / 2) for m in part.index]
-        ax.errorbar(part["mean rank"], y, xerr=part["std"], fmt="o", color=f"C{d}", capsize=2,
-                    label=f"{dataset} ({int(part['runs'].iloc[0])} runs)")
-    ax.set_yticks(range(len(methods)), methods)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"mean rank by {metric} (1 = best)")
-    ax.legend(fontsize=7)
-    return ax
-
-
-def verdict_lines(records: list[dict], method: str, baseline: str = "global", metric: str = "ZSL") -> list[str]:
-    """One computed sentence per dataset and split family: does ``method`` separate from ``baseline``
-    (its mean paired difference larger than the difference's standard deviation) or not?"""
-    table = paired_differences(records, method, baseline, metrics=(metric,))
-    label = f"{method} - {baseline} (points)"
-    out = []
-    for _, row in table.iterrows():
-        diff, std = row[label], row["std"]
-        if row["pairs"] < 2:
-            verdict = "has one pair only"
-        elif abs(diff) > std:
-            verdict = f"is {'above' if diff > 0 else 'below'} the baseline by more than the spread"
-        else:
-            verdict = "does not separate from the baseline"
-        out.append(f"{row['dataset']} {row['split_family']}: {method} {verdict} ({diff:+.1f} ± {std:.1f} points of "
-                   f"{metric}, {row['wins']}/{row['pairs']} pairs won)")
-    return out
 
 
 def timing_table(records: list[dict]):

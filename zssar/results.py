@@ -280,36 +280,3 @@ def study_paired_grid(rows: list[dict], part: str, comparisons: dict[str, tuple[
             out.append(row)
     return pd.DataFrame(out, columns=["comparison", "dataset", *metrics])
 
-
-TEXT_KINDS = ("project", "borrowed", "label")  # the class texts the text study compares
-
-
-def text_study_rows(records: list[dict]) -> list[dict]:
-    """Run records of the text study (``make text-study``) as study rows of part ``zero-shot``: the
-    condition is the run's class text (``project``, ``borrowed``, ``label``; older records: project)."""
-    metrics = STUDY_METRICS["zero-shot"]
-    return [{"part": "zero-shot", "dataset": r["dataset"], "split": r["split"]["name"], "seed": r["seed"],
-             "method": r["method"], "condition": r.get("text") or "project",
-             **{m: r["metrics"][m] for m in metrics}} for r in records]
-
-
-def text_study_verdict(rows: list[dict], metric: str = "zsl_top1") -> list[str]:
-    """One sentence per dataset: does borrowed text beat label text on average over the shared runs?"""
-    out = []
-    for dataset in dict.fromkeys(r["dataset"] for r in rows):
-        def key(r):
-            return r["split"], r["seed"]
-
-        mine = [r for r in rows if r["dataset"] == dataset]
-        label = {key(r): r[metric] for r in mine if r["condition"] == "label"}
-        borrowed = {key(r): r[metric] for r in mine if r["condition"] == "borrowed"}
-        shared = sorted(set(label) & set(borrowed))
-        if not shared:
-            out.append(f"{dataset}: no runs with both borrowed and label text yet")
-            continue
-        diff = 100 * float(np.mean([borrowed[k] - label[k] for k in shared]))
-        wins = sum(borrowed[k] > label[k] for k in shared)
-        verb = "beats" if diff > 0 else "does not beat"
-        out.append(f"{dataset}: borrowed text {verb} label text on average ({diff:+.1f} points of {metric}, "
-                   f"wins {wins} of {len(shared)} paired runs)")
-    return out

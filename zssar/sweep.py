@@ -5,10 +5,16 @@ seed, method settings, encoder, backbone, objective, calibration) is already in 
 not run again and its stored record is returned, so an interrupted sweep continues where it stopped.
 Backbones are shared across methods through the feature cache: the methods of one (split, seed)
 train one backbone between them; ``jobs`` workers run (split, seed) groups side by side.
+
+Beyond one machine: :func:`plan` writes the missing runs as independent jobs (one per split and seed,
+plain JSON), :func:`run_job` runs one anywhere into its own records file (``zssar jobs run``, a SLURM
+array task through ``scripts/submit_jobs.py``), and :func:`gather` appends every job's records to the
+results file once. A job runs on one torch thread, as the local workers do, so its numbers are theirs.
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,7 +43,22 @@ def run_many(config: RunConfig, *, seeds=None, splits=None, methods=None, data: 
         check_writable(results)  # before any work: a run must never end with nowhere to go
     if data is None:
         data = load_dataset(config.dataset, config.data_root, **config.dataset_options)
-    done = load_records(results) if resume and results and Path(results).exists() else []
+    grid = _grid(config, data, seeds, splits, methods, results if resume else None)
+    combos, identities, done_ids, parsed, groups = grid
+    todo = sum(len(g) for g in groups.values())
+    fresh: dict[tuple, dict] = {}
+    if jobs == 1 or len(groups) <= 1:
+        for (spec, seed), group in progress(list(groups.items()), desc="runs", enabled=show_progress and todo > 1):
+            fresh.update(_run_group(config, data, parsed[spec], spec, seed, group, results, show_progress))
+    else:
+        fresh = _run_parallel(config, data, parsed, groups, results, jobs, show_progress)
+    return [done_ids[i] if i in done_ids else fresh[c] for c, i in zip(combos, identities)]
+
+
+def _grid(config: RunConfig, data: SkeletonSet, seeds, splits, methods, done_file):
+    """The sweep's runs in grid order, their identities, those already in ``done_file`` (by identity),
+    the parsed splits, and the missing runs grouped per (split, seed) in method order."""
+    done = load_records(done_file) if done_file and Path(done_file).exists() else []
     done_ids = {json.dumps(record_identity(r), sort_keys=True): r for r in done}
     parsed = {spec: parse_split(spec, data.num_classes, class_names=data.class_names)
               for spec in (splits or [config.split])}
@@ -45,17 +66,68 @@ def run_many(config: RunConfig, *, seeds=None, splits=None, methods=None, data: 
               for method in (methods or [config.method])]
     identities = [json.dumps(run_identity(replace(config, split=spec, seed=seed, method=method), data, parsed[spec]),
                              sort_keys=True) for spec, seed, method in combos]
-    todo = [combo for combo, identity in zip(combos, identities) if identity not in done_ids]
     groups: dict[tuple, list] = {}
-    for spec, seed, method in todo:
-        groups.setdefault((spec, seed), []).append(method)
-    fresh: dict[tuple, dict] = {}
-    if jobs == 1 or len(groups) <= 1:
-        for (spec, seed), group in progress(list(groups.items()), desc="runs", enabled=show_progress and len(todo) > 1):
-            fresh.update(_run_group(config, data, parsed[spec], spec, seed, group, results, show_progress))
-    else:
-        fresh = _run_parallel(config, data, parsed, groups, results, jobs, show_progress)
-    return [done_ids[i] if i in done_ids else fresh[c] for c, i in zip(combos, identities)]
+    for (spec, seed, method), identity in zip(combos, identities):
+        if identity not in done_ids:
+            groups.setdefault((spec, seed), []).append(method)
+    return combos, identities, done_ids, parsed, groups
+
+
+def plan(config: RunConfig, *, seeds=None, splits=None, methods=None, data: SkeletonSet | None = None,
+         results: str | None = None, threads: int = 1) -> list[dict]:
+    """The runs of a sweep not yet in ``results``, as independent jobs for other processes or machines.
+
+    One job per (split, seed), holding its methods in order (they share the backbone the first one
+    trains, through the feature cache when the jobs share one). A job is plain JSON: ``id``,
+    ``config`` (:meth:`RunConfig.to_dict`), ``split``, ``seed``, ``methods`` and ``threads`` (torch
+    threads, 1 as in the local sweep's workers, so a job's numbers equal the local sweep's). Run one
+    with :func:`run_job` (``zssar jobs run PLAN --index N``, e.g. as a SLURM array task), then collect
+    every job's records with :func:`gather`."""
+    data = data if data is not None else load_dataset(config.dataset, config.data_root, **config.dataset_options)
+    *_, groups = _grid(config, data, seeds, splits, methods, results)
+    jobs = []
+    for index, ((spec, seed), group) in enumerate(groups.items()):
+        name = re.sub(r"[^A-Za-z0-9]+", "_", f"{data.name}-{spec}-seed{seed}").strip("_")
+        jobs.append({"id": f"{index:04d}-{name}", "config": json.loads(json.dumps(config.to_dict())), "split": spec,
+                     "seed": seed, "methods": group, "threads": threads})
+    return jobs
+
+
+def run_job(job: dict, out: str | Path, show_progress: bool = False) -> list[dict]:
+    """Run one job of :func:`plan`; its records go to ``out/<id>.jsonl`` (resumable: a method already
+    recorded there is not run again)."""
+    import torch
+
+    missing = [k for k in ("id", "config", "split", "seed", "methods") if k not in job]
+    if missing:
+        raise InvalidConfig(f"a sweep job needs {missing}; write the plan with `zssar run ... --plan FILE`")
+    if job.get("threads"):
+        torch.set_num_threads(int(job["threads"]))
+    config = RunConfig.from_dict(job["config"])
+    path = Path(out) / f"{job['id']}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return run_many(config, seeds=[job["seed"]], splits=[job["split"]], methods=job["methods"], results=str(path),
+                    resume=True, show_progress=show_progress)
+
+
+def gather(folder: str | Path, results: str | Path) -> int:
+    """Append to ``results`` every record of the job files in ``folder`` (in job order) whose run is
+    not there yet; returns how many were appended. Gathering twice appends nothing."""
+    files = sorted(Path(folder).glob("*.jsonl"))
+    if not files:
+        raise InvalidConfig(f"no job records (*.jsonl) in {folder}: run the jobs first (`zssar jobs run`)")
+    check_writable(results)
+    have = {json.dumps(record_identity(r), sort_keys=True) for r in load_records(results)} \
+        if Path(results).exists() else set()
+    added = 0
+    for file in files:
+        for record in load_records(file):
+            identity = json.dumps(record_identity(record), sort_keys=True)
+            if identity not in have:
+                append_record(record, results)
+                have.add(identity)
+                added += 1
+    return added
 
 
 def _run_group(config, data, split, spec, seed, methods, results, show_progress) -> dict:

@@ -4,4 +4,4 @@ A command module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``mai
 (the dict is printed as JSON with ``--json``) and optionally ``human(out)`` for plain output.
 Register a new module by adding its name to ``COMMANDS``.
 """
-COMMANDS = ["run", "data", "protocol", "pretrain", "text", "describe"]
+COMMANDS = ["run", "data", "protocol", "pretrain", "text", "describe", "jobs"]

@@ -50,6 +50,10 @@ def add_arguments(p) -> None:
                    help="skip every run whose record is already in --results (an interrupted sweep goes on)")
     p.add_argument("--jobs", type=int, default=1,
                    help="worker processes for many runs (one per core; the methods of a split and seed share one)")
+    p.add_argument("--plan", default=None, metavar="FILE",
+                   help="write the runs not yet in --results as independent jobs (one per split and seed) to FILE "
+                        "instead of running them; run each with `zssar jobs run FILE --index N` (a SLURM array "
+                        "task, another machine), then `zssar jobs gather`")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -98,6 +102,14 @@ def main(args) -> dict:
                        descriptions=args.descriptions, unseen_text_in_training=args.unseen_text_in_training,
                        objective_settings=parse_settings(args.objective_settings), calibration=args.calibration,
                        backbone=backbone_from_args(args))
+    if args.plan:
+        from pathlib import Path
+
+        from ..sweep import plan
+
+        jobs = plan(config, seeds=args.seed, splits=args.split, methods=args.method, results=args.results)
+        Path(args.plan).write_text("".join(json.dumps(job) + "\n" for job in jobs))
+        return {"plan": args.plan, "jobs": len(jobs), "runs": sum(len(j["methods"]) for j in jobs)}
     records = run_many(config, seeds=args.seed, splits=args.split, methods=args.method, results=args.results,
                        resume=args.resume, show_progress=not args.quiet, jobs=args.jobs)
     # one shape for one run and many: the records, and their mean and std per (dataset, setting, method)
@@ -131,6 +143,10 @@ def _one(out: dict) -> None:
 
 
 def human(out: dict) -> None:
+    if "plan" in out:
+        print(f"{out['jobs']} jobs ({out['runs']} runs) written to {out['plan']}; run job N with "
+              f"`zssar jobs run {out['plan']} --index N`, then `zssar jobs gather`")
+        return
     for record in out["records"]:
         _one(record)
     if out["runs"] == 1:
