@@ -152,3 +152,14 @@ def test_a_bad_description_file_is_refused_naming_the_file_class_and_field(case,
     err = capsys.readouterr().err
     assert "Traceback" not in err and "mine.json" in err
     assert not (tmp_path / "c" / "features").exists()  # refused before any training
+
+
+def test_zssar_run_says_which_class_borrowed_what(names_only, tmp_path, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["run", "--dataset", f"npz:{names_only}", "--split", "unseen=0,4,8", "--epochs", "1",
+                     "--frames", "16", "--set", "epochs=2", "--quiet", "--cache", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "class text: borrowed 11, label 1" in out
+    assert "drink water: borrowed from ntu120:drink water (1.00)" in out
+    assert "zzqx 7: label only; closest" in out
