@@ -23,7 +23,7 @@ PARAMS_STAMP := book/notebooks/.params-$(PARAMS_ID)
 # The results sweep the method chapters summarise (results/*.jsonl): 3 seeds x 5 seeded random splits
 # on KARD (5 unseen classes, cross-subject) and NW-UCLA (3 unseen, cross-view) plus the PURLS NW-UCLA
 # splits. Needs the datasets ($$ZSSAR_DATA); resumable: an interrupted sweep goes on where it stopped.
-SWEEP_METHODS ?= global purls dynapurls star skeletoncontext
+SWEEP_METHODS ?= global purls dynapurls star skeletoncontext scople
 SWEEP_SEEDS ?= 0 1 2
 JOBS ?= 2
 ZSSAR_RUN = $(BIN)/python -m zssar run --method $(SWEEP_METHODS) --seed $(SWEEP_SEEDS) --resume --quiet --jobs $(JOBS)
