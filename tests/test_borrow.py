@@ -161,5 +161,5 @@ def test_zssar_run_says_which_class_borrowed_what(names_only, tmp_path, capsys):
                      "--frames", "16", "--set", "epochs=2", "--quiet", "--cache", str(tmp_path / "c")]) == 0
     out = capsys.readouterr().out
     assert "class text: borrowed 11, label 1" in out
-    assert "drink water: borrowed from ntu120:drink water (1.00)" in out
-    assert "zzqx 7: label only; closest" in out
+    assert "drink water: borrowed from ntu120:drink water (similarity 1.00)" in out
+    assert "zzqx 7: label only (closest" in out

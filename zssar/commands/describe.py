@@ -33,9 +33,9 @@ def _names(args) -> list[str]:
     if args.names_file:
         return [n.strip() for n in Path(args.names_file).read_text().splitlines() if n.strip()]
     if args.dataset:
-        from .text import _class_names
+        from .text import _classes
 
-        names = _class_names(args.dataset)
+        _, names = _classes(args.dataset)
         if names:
             return names
     raise InvalidConfig("which classes? pass --names 'a;b', --names-file FILE or --dataset NAME")

@@ -117,24 +117,16 @@ def main(args) -> dict:
     return {"runs": len(records), "aggregate": summary, "records": records}
 
 
-def text_summary(rows: list[dict]) -> str:
-    """One line: how many classes have which kind of text (``borrowed 15, label 3``)."""
-    kinds: dict[str, int] = {}
-    for row in rows:
-        kinds[row["text"]] = kinds.get(row["text"], 0) + 1
-    return ", ".join(f"{k} {n}" for k, n in kinds.items())
-
-
 def _one(out: dict) -> None:
     print(f"{out['method']} on {out['dataset']} ({out['data_source']}), split {out['split']['name']}, "
           f"seed {out['seed']}")
     rows = out.get("text_provenance") or []
     if any(row["text"] != "project" for row in rows):
-        print(f"  class text: {text_summary(rows)} ({out.get('text_source', '')})")
-        for row in rows:
-            if row["text"] in ("borrowed", "label") and "from" in row:
-                verb = "borrowed from" if row["text"] == "borrowed" else "label only; closest"
-                print(f"    {row['class']}: {verb} {row['from']} ({row['similarity']:.2f})")
+        from ..text.borrow import kinds_of
+        from .data import text_lines
+
+        print("\n".join(text_lines({"kinds": kinds_of(rows), "source": out.get("text_source", ""),
+                                    "per_class": rows})))
     for k, v in out["metrics"].items():
         print(f"  {k:28s} {v:.4f}")
     sel = out["selected"]

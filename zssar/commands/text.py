@@ -23,20 +23,23 @@ def add_arguments(p) -> None:
                         "pass back with --descriptions")
 
 
-def _class_names(dataset: str, root=None) -> list[str]:
+def _classes(dataset: str, root=None) -> tuple[str, list[str]]:
+    """The dataset's name and class names (read from the data for ``npz:``/``pyskl:``; none when the
+    package has no class list for it)."""
     from ..classnames import CLASS_NAMES
 
     if dataset == "synthetic":
         from ..data.synthetic import CLASS_NAMES as SYNTHETIC
 
-        return list(SYNTHETIC)
+        return dataset, list(SYNTHETIC)
     if dataset in CLASS_NAMES:
-        return list(CLASS_NAMES[dataset])
+        return dataset, list(CLASS_NAMES[dataset])
     if dataset.startswith(("npz:", "pyskl:")):
         from ..data.registry import load_dataset
 
-        return list(load_dataset(dataset, root).class_names)
-    return []  # a dataset the package has no class list for: list the file's own classes
+        data = load_dataset(dataset, root)
+        return data.name, list(data.class_names)
+    return dataset, []  # a dataset the package has no class list for: list the file's own classes
 
 
 def main(args) -> dict:
@@ -44,13 +47,8 @@ def main(args) -> dict:
     from ..text.importers import import_descriptions
     from ..text.schema import field_names
 
-    names = _class_names(args.dataset, args.root)
+    dataset, names = _classes(args.dataset, args.root)
     source = None if args.source == "project" else args.source
-    dataset = args.dataset
-    if args.dataset.startswith(("npz:", "pyskl:")):
-        from ..data.registry import load_dataset
-
-        dataset = load_dataset(args.dataset, args.root).name
     if names:
         bank = text_bank_for(dataset, names, source=source, path=args.path if source else args.descriptions,
                              text=args.text)

@@ -76,10 +76,9 @@ class TextBank:
 
     def kinds(self) -> dict[str, int]:
         """How many classes have each kind of text (``{"borrowed": 15, "label": 3}``)."""
-        out: dict[str, int] = {}
-        for p in self.provenance:
-            out[p.kind] = out.get(p.kind, 0) + 1
-        return out
+        from .borrow import kinds_of
+
+        return kinds_of(self.provenance_rows())
 
     def coverage(self) -> dict[str, int]:
         """For every field name, how many classes have their own text for it."""
