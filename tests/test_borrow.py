@@ -47,6 +47,31 @@ def test_a_class_borrows_the_closest_described_class_adapted_to_its_name():
     assert adapted.description == "To sip, the person lifts a cup."
 
 
+def test_two_classes_never_borrow_one_description_under_the_mutual_rule():
+    # KARD's names without kard.json: "toss paper" and "high throw" both reach UTKinect's "throw"
+    names = ["high throw", "toss paper", "two hand wave", "high arm wave", "side kick", "forward kick"]
+    with pytest.warns(UserWarning, match="closer to another class"):
+        _, mutual = borrow(names, exclude=("kard",))
+    _, nearest = borrow(names, exclude=("kard",), rule="nearest")
+    sources = [p.source for p in nearest]
+    assert sources[0] == sources[1] == "utkinect:throw"  # the collision the rule removes
+    by_name = {p.label: p for p in mutual}
+    assert by_name["high throw"].kind == "borrowed" and by_name["high throw"].source == "utkinect:throw"
+    assert by_name["toss paper"].kind == "label" and by_name["toss paper"].to_dict()["closer"] == "high throw"
+    borrowed = [p.source for p in mutual if p.kind == "borrowed"]
+    assert len(borrowed) == len(set(borrowed))
+    with pytest.raises(ValueError, match="unknown borrowing rule"):
+        borrow(names, rule="best")
+
+
+def test_a_record_names_its_borrowing_rule_and_older_records_read_as_nearest():
+    from zssar.records import record_borrow_rule
+
+    assert record_borrow_rule({"text": "borrowed"}) == "nearest"
+    assert record_borrow_rule({"text": "borrowed", "borrow_rule": "mutual"}) == "mutual"
+    assert record_borrow_rule({"text": "label", "borrow_rule": ""}) == ""
+
+
 def test_a_dataset_treated_as_names_only_never_borrows_its_own_descriptions():
     names = project_descriptions("kard").labels()
     with warnings.catch_warnings():
@@ -80,7 +105,7 @@ def test_a_names_only_dataset_records_where_each_class_text_came_from(names_only
     with pytest.warns(UserWarning, match=r"keep label-only text: 'zzqx 7' \(closest .* at 0\.\d\d\)"):
         result = run_experiment(config, data=data, show_progress=False)
     record = result.record
-    assert record.text == "borrowed"
+    assert record.text == "borrowed" and record.borrow_rule == "mutual"
     rows = {row["class"]: row for row in record.text_provenance}
     assert list(rows) == NAMES
     assert rows["zzqx 7"]["text"] == "label" and rows["zzqx 7"]["similarity"] < BORROW_THRESHOLD

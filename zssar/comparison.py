@@ -119,15 +119,25 @@ def verdict_lines(records: list[dict], method: str, baseline: str = "global", me
     return out
 
 
-TEXT_KINDS = ("project", "borrowed", "label")  # the class texts the text study compares
+TEXT_KINDS = ("project", "borrowed", "borrowed (nearest)", "label")  # the class texts the text study compares
 
 
 def text_study_rows(records: list[dict]) -> list[dict]:
     """Run records of the text study (``make text-study``) as study rows of part ``zero-shot``: the
-    condition is the run's class text (``project``, ``borrowed``, ``label``; older records: project)."""
+    condition is the run's class text (``project``, ``borrowed``, ``label``; older records: project);
+    text borrowed under the first rule, every class taking its closest described class, is
+    ``borrowed (nearest)`` (:data:`zssar.text.borrow.BORROW_RULE` is the rule of ``borrowed``)."""
+    from .records import record_borrow_rule
+    from .text.borrow import BORROW_RULE
+
+    def condition(r) -> str:
+        text = r.get("text") or "project"
+        rule = record_borrow_rule(r)
+        return f"{text} ({rule})" if rule and rule != BORROW_RULE else text
+
     metrics = STUDY_METRICS["zero-shot"]
     return [{"part": "zero-shot", "dataset": r["dataset"], "split": r["split"]["name"], "seed": r["seed"],
-             "method": r["method"], "condition": r.get("text") or "project",
+             "method": r["method"], "condition": condition(r),
              **{m: r["metrics"][m] for m in metrics}} for r in records]
 
 

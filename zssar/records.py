@@ -46,6 +46,7 @@ class ResultRecord:
     objective_settings: dict = field(default_factory=dict)
     text: str = "project"  # project | borrowed | label | file:<digest> (records before it: project)
     text_provenance: list = field(default_factory=list)  # per class: its text's kind, and from where
+    borrow_rule: str = ""  # text "borrowed": the matching rule (zssar.text.borrow.BORROW_RULE); "" otherwise
     unseen_text_in_training: bool = False  # a method variant trained on every class's text: not zero-shot
 
     def __getitem__(self, key: str):
@@ -91,7 +92,8 @@ def _backbone_identity(backbone: dict) -> dict:
 
 
 def _identity(dataset, samples, split_name, setting, method, method_settings, seed, encoder, backbone: dict,
-              objective: str, objective_settings: dict, calibration: str, text: str = "project") -> dict:
+              objective: str, objective_settings: dict, calibration: str, text: str = "project",
+              borrow_rule: str = "") -> dict:
     identity = {"dataset": dataset, "samples": samples, "split": split_name, "setting": setting, "method": method,
                 "method_settings": _requested(method, method_settings), "seed": seed, "encoder": encoder,
                 "backbone": _backbone_identity(backbone), "objective": objective}
@@ -101,6 +103,8 @@ def _identity(dataset, samples, split_name, setting, method, method_settings, se
         identity["calibration"] = calibration
     if text != "project":  # likewise: a run on the project's descriptions keeps its identity
         identity["text"] = text
+    if text == "borrowed":  # borrowing under another rule is another text
+        identity["borrow_rule"] = borrow_rule
     return json.loads(json.dumps(identity, default=json_default))
 
 
@@ -111,6 +115,7 @@ def run_identity(config, data, split=None) -> dict:
     from .data.settings import resolve_setting
     from .data.splits import parse_split
     from .methods.base import make_method
+    from .text.borrow import BORROW_RULE
     from .text.descriptions import text_choice
 
     split = split or parse_split(config.split, data.num_classes, class_names=data.class_names)
@@ -118,7 +123,7 @@ def run_identity(config, data, split=None) -> dict:
     return _identity(data.name, len(data), split.name, resolve_setting(data, config.setting), config.method,
                      settings, config.seed, config.encoder, asdict(config.backbone), config.objective,
                      objective_settings_of(config), config.calibration,
-                     text_choice(data.name, config.text, config.descriptions))
+                     text_choice(data.name, config.text, config.descriptions), BORROW_RULE)
 
 
 def objective_settings_of(config) -> dict:
@@ -140,7 +145,14 @@ def record_identity(record) -> dict:
                      record["method"], record["method_settings"], record["seed"], record["encoder"],
                      record["backbone"], record.get("objective", "ce") or "ce",
                      record.get("objective_settings") or _older_objective_settings(record),
-                     (record.get("calibration") or {}).get("backbone", "shared"), record.get("text") or "project")
+                     (record.get("calibration") or {}).get("backbone", "shared"), record.get("text") or "project",
+                     record_borrow_rule(record))
+
+
+def record_borrow_rule(record) -> str:
+    """The borrowing rule of a record with borrowed text: records written before the rule was named
+    used the only rule there was, ``nearest``."""
+    return (record.get("borrow_rule") or "nearest") if record.get("text") == "borrowed" else ""
 
 
 def _older_objective_settings(record) -> dict:

@@ -37,6 +37,7 @@ from .records import ResultRecord, objective_settings_of, versions
 from .selection import CALIBRATION, select_on_seen_val
 from .text.classtext import ClassText
 from .run_config import RunConfig
+from .text.borrow import BORROW_RULE
 from .text.descriptions import TextBank, text_bank_for, text_choice
 from .text.encoders import CachedEncoder, get_encoder
 
@@ -165,6 +166,7 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
     metrics, per_class = _metrics(test["predictions"], truths, protocol, data, pre)
     lap("metrics")
 
+    choice = text_choice(data.name, config.text, config.descriptions)
     record = ResultRecord(
         dataset=data.name, data_source=data.source, samples=len(data), split=protocol.split.as_dict(),
         setting=protocol.setting, protocol_sizes=protocol.sizes(), backbone=asdict(config.backbone),
@@ -172,8 +174,9 @@ def run_experiment(config: RunConfig | None = None, *, data: SkeletonSet | None 
         backbone_cache=_cache_summary(pre),
         calibration={"backbone": config.calibration} | (
             {"backbone_cache": _cache_summary(held_out)} if held_out is not None else {}),
-        encoder=config.encoder, text_source=text.source, text=text_choice(data.name, config.text, config.descriptions),
-        text_provenance=text.bank.provenance_rows(), unseen_text_in_training=bool(all_class), method=config.method, method_settings=method.settings(),
+        encoder=config.encoder, text_source=text.source, text=choice,
+        borrow_rule=BORROW_RULE if choice == "borrowed" else "", text_provenance=text.bank.provenance_rows(),
+        unseen_text_in_training=bool(all_class), method=config.method, method_settings=method.settings(),
         seed=config.seed, selected={k: v for k, v in selected.items() if not k.endswith("curve")},
         metrics={k: round(float(v), 6) for k, v in metrics.items()}, per_class=per_class, timings_s=timings,
         versions=versions())

@@ -66,7 +66,8 @@ def text_lines(report: dict) -> list[str]:
         if row["text"] == "borrowed":
             lines.append(f"    {row['class']}: borrowed from {row['from']} (similarity {row['similarity']:.2f})")
         elif row["text"] == "label":
-            closest = (f" (closest {row['from']} at {row['similarity']:.2f} < {BORROW_THRESHOLD})"
+            closest = (f" ({row['from']} at {row['similarity']:.2f} is closer to {row['closer']})" if "closer" in row
+                       else f" (closest {row['from']} at {row['similarity']:.2f} < {BORROW_THRESHOLD})"
                        if "from" in row else "")
             lines.append(f"    {row['class']}: label only{closest}")
     return lines

@@ -22,6 +22,15 @@ gives a placeholder name that means nothing ("class 7", "x", "foo", "unknown") a
 actions ("drink" / "kicking something" 0.20) far below (``tests/test_borrow.py`` holds these). A
 generic word that a described class uses as a synonym still passes ("gesture 2" matches 0.73): the
 record says so, class by class.
+
+:data:`BORROW_RULE` ``"mutual"``: a class borrows a described class only when the match is mutual, i.e.
+of all the dataset's class names its own is the closest to that described class. Two classes that
+borrow one description get the same text but for their names and cannot be told apart by it: KARD's
+"toss paper" (0.74) and "high throw" (0.75) both reached UTKinect's "throw", and "high arm wave" and
+"horizontal arm wave" reached waves that are closer to "two hand wave". Under the mutual rule the
+closer name keeps the description and the other keeps label text. This rule reads names only; it was
+found by reading which classes the first rule (``"nearest"``: every class takes its closest described
+class) lost on in the text study, whose records of both rules are kept (chapter 03).
 """
 from __future__ import annotations
 
@@ -36,6 +45,8 @@ import numpy as np
 from .schema import ClassDescription, DescriptionSet
 
 BORROW_THRESHOLD = 0.6
+BORROW_RULES = ("mutual", "nearest")
+BORROW_RULE = "mutual"  # the rule of text="borrowed" runs; records made before it existed used "nearest"
 # The library, in a fixed order (ties go to the earlier file); ntu60 reads the ntu120 file.
 LIBRARY_FILES = ("kard", "utkinect", "nw-ucla", "ntu120", "pku-mmd", "synthetic")
 
@@ -49,6 +60,7 @@ class Provenance:
     kind: str
     source: str = ""  # borrowed: "file:label" of the described class; file: the file's path
     similarity: float | None = None  # borrowed (or fallen back): the best match's cosine
+    closer: str = ""  # fallen back under the mutual rule: the dataset's class closer to that described class
 
     def to_dict(self) -> dict:
         out = {"class": self.label, "text": self.kind}
@@ -56,6 +68,8 @@ class Provenance:
             out["from"] = self.source
         if self.similarity is not None:
             out["similarity"] = round(float(self.similarity), 4)
+        if self.closer:
+            out["closer"] = self.closer
         return out
 
 
@@ -145,8 +159,13 @@ def _library_index(exclude: tuple[str, ...], cache_dir) -> tuple:
 
 
 def borrow(class_names, *, exclude=(), threshold: float = BORROW_THRESHOLD, encoder=None,
-           cache_dir=None) -> tuple[tuple[ClassDescription, ...], tuple[Provenance, ...]]:
-    """The borrowed text of every class name, and where each came from (in ``class_names`` order)."""
+           cache_dir=None, rule: str = BORROW_RULE) -> tuple[tuple[ClassDescription, ...], tuple[Provenance, ...]]:
+    """The borrowed text of every class name, and where each came from (in ``class_names`` order).
+
+    ``rule``: ``"mutual"`` (a described class goes to the dataset's class closest to it, the others
+    keep label text) or ``"nearest"`` (every class takes its closest described class)."""
+    if rule not in BORROW_RULES:
+        raise ValueError(f"unknown borrowing rule {rule!r}; use one of {', '.join(BORROW_RULES)}")
     names = [display_name(n) for n in class_names]
     exclude = tuple(sorted(set(exclude)))
     if encoder is None:
@@ -161,19 +180,30 @@ def borrow(class_names, *, exclude=(), threshold: float = BORROW_THRESHOLD, enco
     per_entry = np.full((len(names), len(entries)), -np.inf)
     for i in range(len(entries)):
         per_entry[:, i] = sim[:, owner == i].max(axis=1)
-    out, provenance, weak = [], [], []
-    for name, original, row in zip(names, class_names, per_entry):
+    closest_class = np.argmax(per_entry, axis=0)  # per described class: the dataset's closest name
+    out, provenance, weak, taken = [], [], [], []
+    for i, (original, row) in enumerate(zip(class_names, per_entry)):
         best = int(np.argmax(row))  # the first of equals: files in LIBRARY_FILES order
         file, entry = entries[best]
         similarity = float(row[best])
         source = f"{file}:{entry.label}"
-        if similarity >= threshold:
+        rival = int(closest_class[best])
+        if similarity >= threshold and (rule == "nearest" or rival == i):
             out.append(adapt(entry, str(original)))
             provenance.append(Provenance(str(original), "borrowed", source, similarity))
+        elif similarity >= threshold:
+            out.append(ClassDescription(label=str(original)))
+            provenance.append(Provenance(str(original), "label", source, similarity, str(class_names[rival])))
+            taken.append(f"{original!r} ({source!r} at {similarity:.2f} is closer to {class_names[rival]!r} at "
+                         f"{per_entry[rival, best]:.2f})")
         else:
             out.append(ClassDescription(label=str(original)))
             provenance.append(Provenance(str(original), "label", source, similarity))
             weak.append(f"{original!r} (closest {source!r} at {similarity:.2f})")
+    if taken:
+        warnings.warn(f"{len(taken)} class(es) keep label-only text because their closest described class is "
+                      f"closer to another class of the dataset: {', '.join(taken[:10])}"
+                      f"{' ...' if len(taken) > 10 else ''}", stacklevel=2)
     if weak:
         warnings.warn(f"{len(weak)} class(es) match no described class at similarity >= {threshold} and keep "
                       f"label-only text: {', '.join(weak[:10])}{' ...' if len(weak) > 10 else ''}; give them "
