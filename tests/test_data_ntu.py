@@ -36,7 +36,8 @@ def test_raw_files_keep_the_two_most_active_bodies(tmp_path):
     assert x[0].var(axis=0).sum() > x[1].var(axis=0).sum() > 0.01  # 0.5-amplitude body first, still body dropped
 
 
-def test_raw_folder_reads_names_and_skips_missing(tmp_path):
+def test_raw_folder_reads_names_and_skips_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZSSAR_CACHE", str(tmp_path / "cache"))
     folder = tmp_path / "ntu60" / "nturgb+d_skeletons"
     _write(folder, "S001C002P001R001A010", _skeleton_text(5, [("1", 0.1)]))
     _write(folder, "S001C003P003R002A050", _skeleton_text(7, [("1", 0.1), ("2", 0.2)]))
@@ -49,6 +50,8 @@ def test_raw_folder_reads_names_and_skips_missing(tmp_path):
     assert data.x.shape == (2, 2, 7, 25, 3) and list(data.lengths) == [5, 7]
     assert "1 listed missing-skeleton samples skipped" in data.source
     assert list(train_mask(data, "cross_subject")) == [True, False]
+    on_disk = load_dataset("ntu60", root=tmp_path, show_progress=False, max_in_memory_gib=0)  # a mapped scratch file
+    assert not on_disk.x.flags.owndata and on_disk.fingerprint() == data.fingerprint()
 
 
 def test_raw_truncated_and_wrong_joint_count(tmp_path):
@@ -62,7 +65,8 @@ def test_raw_truncated_and_wrong_joint_count(tmp_path):
         read_skeleton_file(path)
 
 
-def test_ctrgcn_npz_recovers_names_from_the_sample_list(tmp_path):
+def test_ctrgcn_npz_recovers_names_from_the_sample_list(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZSSAR_CACHE", str(tmp_path / "cache"))  # the file is read into a memory-mapped copy there
     names = ["S001C001P001R001A001", "S001C002P003R001A002", "S001C003P002R001A001", "S002C001P004R002A060"]
     meta = tmp_path / "ntu-metadata" / "ntu60"
     meta.mkdir(parents=True)

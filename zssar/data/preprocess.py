@@ -22,6 +22,7 @@ import numpy as np
 
 from .custom_layout import joint_role
 from .layouts import Layout
+from .ondisk import row_chunks
 from .readers.common import DEGENERATE_REASONS, degenerate_reason
 from .skeleton import SkeletonSet
 
@@ -125,14 +126,18 @@ def scale_normalised(x: np.ndarray, layout: Layout) -> np.ndarray:
 
 def fix_persons(x: np.ndarray, persons: int) -> np.ndarray:
     """Zero-pad or cut the person axis of (N, M, T, V, C) to ``persons`` (readers put the main one first)."""
-    if persons < 1:
-        from ..errors import InvalidConfig
-
-        raise InvalidConfig(f"persons must be at least 1, got {persons}")
+    _check_persons(persons)
     if x.shape[1] >= persons:
         return x[:, :persons]
     pad = np.zeros((x.shape[0], persons - x.shape[1], *x.shape[2:]), dtype=x.dtype)
     return np.concatenate([x, pad], axis=1)
+
+
+def _check_persons(persons: int) -> None:
+    if persons < 1:
+        from ..errors import InvalidConfig
+
+        raise InvalidConfig(f"persons must be at least 1, got {persons}")
 
 
 def screen(x: np.ndarray, lengths=None, min_frames: int = 2) -> tuple[np.ndarray, dict[str, int]]:
@@ -169,15 +174,25 @@ def drop_short(data: SkeletonSet, min_frames: int) -> tuple[SkeletonSet, dict[st
 
 
 def prepare(data: SkeletonSet, frames: int, *, normalise_view: bool = False, normalise_scale: bool = False,
-            persons: int | None = None) -> np.ndarray:
+            persons: int | None = None, chunk: int | None = None) -> np.ndarray:
     """The network input for every sample of ``data``: (N, M, frames, V, 3).
 
     Order: person count, view rotation, scale, resampling, centring. With every option off this is
-    exactly ``centre(resample(x))``, the input the feature cache was built on.
+    exactly ``centre(resample(x))``, the input the feature cache was built on. Every step acts on
+    each sample alone, so it runs over ``chunk`` samples at a time (default: about 256 MiB of
+    ``data.x``): the output is the one array of the whole set it holds, which matters when
+    ``data.x`` is a memory map of a dataset larger than memory.
     """
-    x = data.x if persons is None else fix_persons(data.x, persons)
-    if normalise_view:
-        x = view_normalised(x, data.layout)
-    if normalise_scale:
-        x = scale_normalised(x, data.layout)
-    return centre(resample(x, data.lengths, frames), data.layout.centre)
+    if persons is not None:
+        _check_persons(persons)
+    n, m, _, v, c = data.x.shape
+    out = np.empty((n, persons or m, frames, v, c), dtype=np.float32)
+    for start, stop, x in row_chunks(data.x, chunk):
+        if persons is not None:
+            x = fix_persons(x, persons)
+        if normalise_view:
+            x = view_normalised(x, data.layout)
+        if normalise_scale:
+            x = scale_normalised(x, data.layout)
+        out[start:stop] = centre(resample(x, data.lengths[start:stop], frames), data.layout.centre)
+    return out

@@ -2,6 +2,10 @@
 
 Every reader returns one, every backbone consumes one. Layout of ``x`` follows pyskl:
 (N samples, M persons, T frames, V joints, 3 coordinates), zero padded in persons and frames.
+``x`` is an array in memory or, for datasets larger than memory (NTU from a CTR-GCN file), a
+read-only memory map of an ``.npy`` file; whatever reads all of it goes by row chunks
+(:func:`zssar.data.ondisk.row_chunks`), as :meth:`SkeletonSet.fingerprint` and ``prepare`` do;
+:meth:`SkeletonSet.subset` copies the rows it selects into memory.
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import numpy as np
 
 from ..errors import InvalidData
 from .layouts import Layout, get_layout
+from .ondisk import row_chunks
 
 
 @dataclass(frozen=True, eq=False)
@@ -61,7 +66,11 @@ class SkeletonSet:
         """A content hash of the arrays and metadata, used to key caches."""
         if not self._fingerprint:
             h = hashlib.sha256()
-            for arr in (self.x, self.lengths, self.labels, self.subjects, self.views):
+            # x in consecutive C-order row chunks: the same digest as its whole bytes, without building
+            # them (x may be a memory map of 10 GB)
+            for _, _, chunk in row_chunks(self.x):
+                h.update(np.ascontiguousarray(chunk))
+            for arr in (self.lengths, self.labels, self.subjects, self.views):
                 h.update(np.ascontiguousarray(arr).tobytes())
             h.update("\x1f".join(self.class_names).encode())
             h.update("\x1f".join(self.sample_ids).encode())
@@ -132,12 +141,16 @@ def from_arrays(
     if not np.issubdtype(x.dtype, np.number):
         raise InvalidData(f"{name}: skeleton array has dtype {x.dtype}; expected floating point numbers.")
     x = x.astype(np.float32, copy=False)
-    bad = ~np.isfinite(x)
-    if bad.any():
-        samples = np.unique(np.nonzero(bad)[0])
+    bad_count, bad_samples = 0, []
+    for start, _, chunk in row_chunks(x):  # in chunks: x may be a memory map larger than memory
+        bad = ~np.isfinite(chunk)
+        if bad.any():
+            bad_count += int(bad.sum())
+            bad_samples.extend((start + np.unique(np.nonzero(bad)[0])).tolist())
+    if bad_count:
         raise InvalidData(
-            f"{name}: {int(bad.sum())} NaN/inf coordinates in {len(samples)} sample(s) "
-            f"(first: {samples[:5].tolist()}); drop those samples or fill the gaps before loading."
+            f"{name}: {bad_count} NaN/inf coordinates in {len(bad_samples)} sample(s) "
+            f"(first: {bad_samples[:5]}); drop those samples or fill the gaps before loading."
         )
     labels = _int_vector(labels, n, "labels", name)
     class_names = tuple(str(c) for c in class_names)
