@@ -38,6 +38,18 @@ def _quiet() -> None:
         pass
 
 
+def _check_processes(command: str) -> None:
+    """Only ``zssar pretrain`` knows how to share its work between torchrun's processes."""
+    from .backbones.distributed import world_size_from_env
+
+    if world_size_from_env() > 1 and command != "pretrain":
+        from .errors import InvalidConfig
+
+        raise InvalidConfig(f"zssar {command} runs in one process: start it without torchrun. Only zssar pretrain "
+                            "trains with several (torchrun --nproc_per_node=N -m zssar pretrain ...); a later "
+                            "one-process zssar run reuses the backbone it cached")
+
+
 def main(argv: list[str] | None = None) -> int:
     modules = _modules()
     args = _parser(modules).parse_args(argv)
@@ -45,10 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "quiet", False):
         _quiet()
     try:
+        _check_processes(args.command)
         out = module.main(args)
     except ZssarError as exc:
         print(f"zssar: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
+    from .backbones.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun every rank returns the same result; rank 0 prints it
+        return 0
     if args.json or not hasattr(module, "human"):
         from .results import json_default
 

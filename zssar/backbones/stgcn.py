@@ -26,7 +26,7 @@ class GraphConv(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # x: (B, C, T, V)
         b, _, t, v = x.shape
-        y = self.conv(x).view(b, self.k, -1, t, v)
+        y = self.conv(x).view(b, self.k, self.conv.out_channels // self.k, t, v)  # also for b = 0 (an idle rank)
         return torch.einsum("bkctv,kvw->bctw", y, self.adjacency * self.edge_importance)
 
 
