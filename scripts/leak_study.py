@@ -23,13 +23,16 @@ from pathlib import Path
 
 def study_row(result) -> dict:
     """The seen-val choices' test H against the best test H over gamma and over delta."""
-    from zssar.evaluate import select_delta, select_gamma
+    from zssar.evaluate import normalised_entropy, select_delta, select_gamma
 
     protocol, record = result.protocol, result.record
     scores, truth, classes = result.scores["gzsl"], result.truths["gzsl"], result.candidates["gzsl"]
     by_gamma = select_gamma(scores, truth, classes, protocol.seen, protocol.unseen)
-    by_delta = select_delta(result.gate_scores["gzsl"], truth, classes, protocol.seen, protocol.unseen,
-                            temperature=record["selected"]["gate_temperature"])
+    # as the runner gates: the entropy of the scores the gate reads (SynSE's seen/unseen gate, a
+    # streaming method's stable scores, else the scores), the class from the scores themselves
+    temperature = record["selected"]["gate_temperature"]
+    by_delta = select_delta(scores, truth, classes, protocol.seen, protocol.unseen, temperature=temperature,
+                            entropies=normalised_entropy(result.gate_scores["gzsl"], temperature))
     m = record["metrics"]
     return {"dataset": record["dataset"], "split": record["split"]["name"], "seed": record["seed"],
             "method": record["method"], "zsl_top1": m["zsl_top1"],
