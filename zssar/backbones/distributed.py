@@ -31,7 +31,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import os
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,18 +45,6 @@ def is_main_process() -> bool:
 
 def world_size_from_env() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def autograd_collective(name: str, tensor):
-    """``torch.distributed.nn.functional.<name>(tensor)``: a collective that gradients flow through.
-
-    Torch 2.14 deprecates that module for the private ``torch.distributed._functional_collectives``,
-    which torch 2.1 (the oldest zssar supports) lacks; only that FutureWarning is silenced here."""
-    from torch.distributed.nn import functional
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"torch\.distributed\.nn\.functional", category=FutureWarning)
-        return getattr(functional, name)(tensor)
 
 
 @dataclass
@@ -118,6 +105,8 @@ class World:
         if self.size == 1:
             return local
         import torch
+
+        from .global_batch import autograd_collective
 
         longest = -(-global_size // self.size)  # all_gather needs equal shapes: pad the shorter shares
         pad = longest - local.shape[0]

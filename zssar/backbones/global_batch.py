@@ -20,13 +20,25 @@ Under DistributedDataParallel each rank computes a share of the global batch (po
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from .distributed import autograd_collective
+
+def autograd_collective(name: str, tensor):
+    """``torch.distributed.nn.functional.<name>(tensor)``: a collective that gradients flow through.
+
+    Torch 2.14 deprecates that module for the private ``torch.distributed._functional_collectives``,
+    which torch 2.1 (the oldest zssar supports) lacks; only that FutureWarning is silenced here."""
+    from torch.distributed.nn import functional
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"torch\.distributed\.nn\.functional", category=FutureWarning)
+        return getattr(functional, name)(tensor)
 
 
 class BatchShare:
