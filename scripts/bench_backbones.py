@@ -14,7 +14,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -127,14 +126,9 @@ def write_report(path: str, rows: list[dict], load_before: float) -> None:
 
 
 def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from zssar.records import machine
+
+    return machine()["cpu"] or "unknown"
 
 
 if __name__ == "__main__":

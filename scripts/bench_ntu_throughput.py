@@ -206,14 +206,9 @@ def _duration(seconds: float) -> str:
 
 
 def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    from zssar.records import machine
+
+    return machine()["cpu"] or "unknown"
 
 
 if __name__ == "__main__":
