@@ -70,13 +70,25 @@ def test_minilm_puts_drink_water_near_its_description(minilm):
 def test_a_text_encodes_to_the_same_bits_alone_or_in_any_batch(minilm, two_threads):
     import torch
 
+    # one-word texts (3 tokens with [CLS] and [SEP]) are the case where batches of equal length differed
     texts = [f"a person {verb} {how}" for verb in ("waves", "claps", "jumps", "kicks", "sits")
-             for how in ("slowly", "then stops", "with both hands")]
+             for how in ("slowly", "then stops", "with both hands")] + ["walk", "throw", "clap", "bend", "x"]
     together = minilm.encode(texts)
     alone = np.stack([minilm.encode([t])[0] for t in texts])
     np.testing.assert_array_equal(together, alone)
     np.testing.assert_array_equal(minilm.encode(texts[::-1]), together[::-1])
     assert torch.get_num_threads() == 2  # the caller's thread count is restored
+
+
+def test_a_cached_text_is_the_same_whatever_was_encoded_with_it_or_before_it(minilm, tmp_path):
+    words = ["walk", "throw", "clap", "bend", "drink", "push", "pull"]
+    batched = CachedEncoder(minilm, tmp_path / "a").encode(words)
+    one_by_one = CachedEncoder(minilm, tmp_path / "b")
+    alone = np.stack([one_by_one.encode([w])[0] for w in words])
+    np.testing.assert_array_equal(batched, alone)
+    reread = CachedEncoder(minilm, tmp_path / "a")
+    np.testing.assert_array_equal(reread.encode(words[::-1]), batched[::-1])
+    assert reread.hits == len(words) and reread.misses == 0
 
 
 def test_minilm_tower_zero_length_prompts_equal_plain_output(minilm):

@@ -37,10 +37,13 @@ def one_thread():
 
     With two or more threads PyTorch's matrix products split their work by the batch's shape, so
     the same text encoded in a batch of three and encoded alone differ in the last bits (up to
-    5e-7 measured with MiniLM). On one thread a batch of texts of equal token length gives exactly
-    the bits of encoding each alone, on any machine's thread count. Text that is cached on disk
-    (frozen embeddings, a frozen tower's token states) is therefore computed here: a cached value
-    depends on its own string only, not on what it was batched with or how many cores ran it.
+    5e-7 measured with MiniLM). On one thread a text encoded alone gives the same bits on any
+    machine's thread count. Batching is not safe even on one thread: texts of equal token length,
+    unpadded, matched their lone encodings at 4 to 14 tokens but not at 3 (a one-word text with
+    [CLS] and [SEP]: up to 2.8e-7 on an AVX512 CPU, every row, batches of 2 to 13). Text that is
+    cached on disk (frozen embeddings, a frozen tower's token states) is therefore computed here,
+    one text at a time: a cached value depends on its own string only, not on what it was batched
+    with, what was encoded before it or how many cores ran it.
     """
     import torch
 

@@ -140,9 +140,8 @@ class PromptedText:
     """A frozen tower with its language prompts: class embeddings, in training and at scoring.
 
     Training texts are tokenised once and their original stream computed once (the tower is
-    frozen); each step re-encodes the chosen rows with gradients. At scoring texts of equal token
-    length are batched together (no padding), so each text is embedded as if alone and a class's
-    embedding never depends on which other classes are candidates.
+    frozen); each step re-encodes the chosen rows with gradients. At scoring each text is embedded
+    alone, on one thread, so a class's embedding never depends on which other classes are candidates.
     """
 
     def __init__(self, tower: DeepPromptTower, prompts: LanguagePrompts):
@@ -164,15 +163,10 @@ class PromptedText:
 
     def embed(self, texts: list[str]) -> torch.Tensor:
         """Unit embeddings (K, D) of any texts, no gradients, each as if encoded alone."""
-        from .encoders import same_length_groups
-
         texts = list(texts)
         out = torch.zeros(len(texts), self.tower.output_dim)
-        if not texts:
-            return out
-        lengths = self.tower.tokenize(texts).mask.sum(1).tolist()
         with torch.no_grad(), one_thread():
-            for rows in same_length_groups(lengths):
-                batch = self.tower.tokenize([texts[i] for i in rows])
-                out[rows] = nn.functional.normalize(self.prompts(self.tower, batch).float(), dim=-1).cpu()
+            for i, text in enumerate(texts):
+                batch = self.tower.tokenize([text])
+                out[i] = nn.functional.normalize(self.prompts(self.tower, batch).float(), dim=-1)[0].cpu()
         return out

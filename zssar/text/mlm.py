@@ -142,14 +142,14 @@ def token_states(tower: BertTower, ids: list[np.ndarray], attention: list[np.nda
                  fingerprint: str | None = None, show_progress: bool = False) -> list[np.ndarray]:
     """The frozen tower's last token states (L_i, width) of token-id rows, kept on disk per row.
 
-    A row's states depend on that row only (rows of equal length run together, unpadded, on one
-    thread, which gives the same bits as running each alone: :func:`~zssar.utils.one_thread`), so
-    each is cached under ``<cache>/mlm/states-2/<tower>/``, keyed by a hash of its ids and attention mask; a damaged entry is computed again. A tower pass is
-    the slow part of SkeletonContext on a CPU, and the same prompts recur in every split and seed."""
-    from .encoders import same_length_groups
-
+    A row's states depend on that row only (each row runs alone, on one thread:
+    :func:`~zssar.utils.one_thread`), so each is cached under ``<cache>/mlm/states-3/<tower>/``, keyed
+    by a hash of its ids and attention mask; a damaged entry is computed again. A tower pass is the
+    slow part of SkeletonContext on a CPU, and the same prompts recur in every split and seed."""
     fingerprint = fingerprint or tower_fingerprint(tower)
-    folder = cache_root(cache_dir) / "mlm" / "states-2" / fingerprint  # 2: computed on one thread
+    # 2: computed on one thread; 3: each row alone (rows of equal length batched together gave other bits
+    # for one-token texts, see utils.one_thread)
+    folder = cache_root(cache_dir) / "mlm" / "states-3" / fingerprint
     width = tower.width
     out: list[np.ndarray | None] = [None] * len(ids)
     todo: dict[str, list[int]] = {}
@@ -160,15 +160,11 @@ def token_states(tower: BertTower, ids: list[np.ndarray], attention: list[np.nda
             todo.setdefault(key, []).append(i)
     if todo:
         firsts = [rows[0] for rows in todo.values()]
-        groups = [[firsts[k] for k in grp[b:b + 64]] for grp in same_length_groups([len(ids[i]) for i in firsts])
-                  for b in range(0, len(grp), 64)]
         lm = MaskedLM(tower, None, torch.zeros(0, width), torch.zeros(0), "")
         fresh = {}
         with one_thread():
-            for rows in progress(groups, desc="masked LM: token states", enabled=show_progress and len(groups) > 4):
-                states = lm.states(torch.from_numpy(np.stack([ids[i] for i in rows])),
-                                   torch.from_numpy(np.stack([attention[i] for i in rows]))).numpy()
-                fresh.update(zip(rows, states))
+            for i in progress(firsts, desc="masked LM: token states", enabled=show_progress and len(firsts) > 200):
+                fresh[i] = lm.states(torch.from_numpy(ids[i])[None], torch.from_numpy(attention[i])[None])[0].numpy()
         for key, rows in todo.items():
             value = np.ascontiguousarray(fresh[rows[0]], dtype=np.float32)
             _write_states(folder / key[:2] / f"{key}.npy", value)

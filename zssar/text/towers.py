@@ -52,9 +52,8 @@ def _weights_digest(path: Path) -> str:
 
 
 class TowerEncoder(TextEncoder):
-    """Encodes texts with a :class:`~zssar.text.deep_prompt.DeepPromptTower` in batches, no prompts."""
+    """Encodes texts with a :class:`~zssar.text.deep_prompt.DeepPromptTower`, one at a time, no prompts."""
 
-    batch_size = 64
     _tower = None
     weights_id = "random"
 
@@ -67,20 +66,14 @@ class TowerEncoder(TextEncoder):
 
     @torch.no_grad()
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit embeddings; texts of equal token length are batched together (no padding) on one
-        thread, so each comes out as if encoded alone (see :func:`~zssar.utils.one_thread`)."""
-        from .encoders import same_length_groups
-
+        """Unit embeddings, each text encoded alone on one thread (see :func:`~zssar.utils.one_thread`)."""
         texts = list(texts)
         tower = self.tower().eval()
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        lengths = tower.tokenize(texts).mask.sum(1).tolist() if texts else []
-        batches = [rows[b:b + self.batch_size] for rows in same_length_groups(lengths)
-                   for b in range(0, len(rows), self.batch_size)]
         with one_thread():
-            for rows in progress(batches, desc=f"encoding with {self.name}", enabled=len(batches) > 8):
-                emb = tower([texts[i] for i in rows]).embedding.float()
-                out[rows] = torch.nn.functional.normalize(emb, dim=-1).cpu().numpy()
+            for i, text in enumerate(progress(texts, desc=f"encoding with {self.name}", enabled=len(texts) > 300)):
+                emb = tower([text]).embedding.float()
+                out[i] = torch.nn.functional.normalize(emb, dim=-1)[0].cpu().numpy()
         return out
 
 
@@ -198,7 +191,7 @@ class ClipTextEncoder(TowerEncoder):
     """CLIP's text tower (open_clip)."""
 
     def __init__(self, name: str, checkpoint: str | os.PathLike | None = None, *, model=None, tokenizer=None,
-                 device: str | None = None, batch_size: int = 64, quick_gelu: bool | None = None):
+                 device: str | None = None, quick_gelu: bool | None = None):
         try:
             import open_clip
         except ImportError:
@@ -206,7 +199,7 @@ class ClipTextEncoder(TowerEncoder):
                                 "(make venv installs it)") from None
 
         arch, env, file_name = _CLIP[name]
-        self.name, self.batch_size = name, batch_size
+        self.name = name
         if model is None:
             needed = (f"{name} needs the CLIP {arch} weights: supply the file {file_name} (OpenAI CLIP release) or "
                       f"an open_clip checkpoint of {arch}, and pass checkpoint=PATH or set {env} "
@@ -230,8 +223,7 @@ class BertMaskedLMEncoder(TowerEncoder):
     name = "bert-base-uncased"
 
     def __init__(self, path: str | os.PathLike | None = None, *, model=None, tokenizer=None,
-                 device: str | None = None, batch_size: int = 64, max_length: int = 128):
-        self.batch_size = batch_size
+                 device: str | None = None, max_length: int = 128):
         if model is None:
             needed = ("bert-base-uncased needs its weights: supply a folder with config.json, model.safetensors "
                       "(or pytorch_model.bin) and vocab.txt of bert-base-uncased, as saved by transformers' "
