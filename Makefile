@@ -88,7 +88,9 @@ sweep: $(VENV)/.installed
 
 # Class text for a dataset with names only: the global baseline with the dataset's own descriptions, with
 # descriptions borrowed from the project's other datasets (never its own) and with label text, on the
-# same splits and seeds; chapter 03 reads results/text_study/.
+# same splits and seeds; then borrowed text with the label's weight in each class vector chosen on
+# seen_val from LABEL_WEIGHTS; chapter 03 reads results/text_study/.
+LABEL_WEIGHTS ?= [0,0.25,0.5,0.75,1]
 TEXT_RUN = $(BIN)/python -m zssar run --method global --seed $(SWEEP_SEEDS) --resume --quiet --jobs $(JOBS)
 text-study: $(VENV)/.installed
 	@test -d "$$ZSSAR_DATA/kard" -a -d "$$ZSSAR_DATA/utkinect" -a -d "$$ZSSAR_DATA/nw-ucla" || { echo "make \
@@ -101,6 +103,12 @@ text-study: $(VENV)/.installed
 	    --split random:3:0 random:3:1 random:3:2 random:3:3 random:3:4 || exit 1; \
 	  $(TEXT_RUN) --text $$text --dataset nw-ucla --setting cross_view --results results/text_study/nw-ucla.jsonl \
 	    --split random:3:0 random:3:1 random:3:2 random:3:3 random:3:4 || exit 1; \
+	done
+	for args in "kard --setting cross_subject --split random:5:0 random:5:1 random:5:2 random:5:3 random:5:4" \
+	    "utkinect --setting cross_subject --split random:3:0 random:3:1 random:3:2 random:3:3 random:3:4" \
+	    "nw-ucla --setting cross_view --split random:3:0 random:3:1 random:3:2 random:3:3 random:3:4"; do \
+	  $(TEXT_RUN) --text borrowed --set 'label_weights=$(LABEL_WEIGHTS)' --dataset $$args \
+	    --results results/text_study/$${args%% *}.jsonl || exit 1; \
 	done
 
 # NTU RGB+D 60 / 120 and PKU-MMD: the published splits (SynSE's, STAR's PKU-MMD I) with the papers'

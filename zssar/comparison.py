@@ -126,14 +126,17 @@ def text_study_rows(records: list[dict]) -> list[dict]:
     """Run records of the text study (``make text-study``) as study rows of part ``zero-shot``: the
     condition is the run's class text (``project``, ``borrowed``, ``label``; older records: project);
     text borrowed under the first rule, every class taking its closest described class, is
-    ``borrowed (nearest)`` (:data:`zssar.text.borrow.BORROW_RULE` is the rule of ``borrowed``)."""
+    ``borrowed (nearest)`` (:data:`zssar.text.borrow.BORROW_RULE` is the rule of ``borrowed``); a
+    global-baseline run whose label weight was chosen on seen_val (``label_weights`` with two or more
+    values) is ``<text> + label weight``."""
     from .records import record_borrow_rule
     from .text.borrow import BORROW_RULE
 
     def condition(r) -> str:
         text = r.get("text") or "project"
         rule = record_borrow_rule(r)
-        return f"{text} ({rule})" if rule and rule != BORROW_RULE else text
+        name = f"{text} ({rule})" if rule and rule != BORROW_RULE else text
+        return f"{name} + label weight" if len(r["method_settings"].get("label_weights") or ()) > 1 else name
 
     metrics = STUDY_METRICS["zero-shot"]
     return [{"part": "zero-shot", "dataset": r["dataset"], "split": r["split"]["name"], "seed": r["seed"],

@@ -4,6 +4,13 @@ An MLP maps the backbone's pooled feature into the text space; the logit of clas
 similarity to the class text embedding over a temperature, trained with cross-entropy over the seen
 classes (the "CLIP" baseline of SCoPLe Tab. 1, the "Global" rows of DynaPURLS Tab. 5). Unseen classes
 are then scored the same way with their own text.
+
+``label_weights`` (default ``(0.0,)``: the text field alone): at scoring, a class's text vector can
+lean towards its bare label, ``t = unit((1 - w) unit(e_field) + w unit(e_label))``; with two or more
+weights, ``w`` is chosen on seen_val like every test-time setting (the pseudo-unseen classes' top-1,
+:mod:`zssar.selection`), so a dataset whose descriptions help less than its class names (UTKinect,
+chapter 03) can fall back towards the names without looking at the test set. Training always reads
+the text field alone, so the choice does not change what is learnt.
 """
 from __future__ import annotations
 
@@ -22,9 +29,15 @@ class GlobalBaseline(Method):
 
     def __init__(self, text_field: str = "label+description", hidden: int = 512, dropout: float = 0.3,
                  temperature: float = 0.1, epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
-                 weight_decay: float = 1e-4):
+                 weight_decay: float = 1e-4, label_weights=(0.0,)):
         if temperature <= 0 or epochs < 1 or batch_size < 1:
             raise InvalidConfig("global baseline: temperature must be > 0, epochs and batch_size >= 1")
+        weights = (label_weights,) if isinstance(label_weights, (int, float)) else tuple(label_weights)
+        if not weights or not all(isinstance(w, (int, float)) and 0.0 <= w <= 1.0 for w in weights):
+            raise InvalidConfig(f"global baseline: label_weights must be one or more numbers in [0, 1] (the weight "
+                                f"of the bare label in a class's text vector), got {label_weights!r}")
+        self.label_weights = tuple(float(w) for w in weights)
+        self.label_weight = self.label_weights[0]
         self.text_field = text_field
         self.hidden, self.dropout, self.temperature = hidden, dropout, temperature
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
@@ -36,14 +49,29 @@ class GlobalBaseline(Method):
         return Needs(text_fields=(self.text_field,))
 
     def settings(self) -> dict:
+        # a record from before label_weights existed lacks it and reads as the default (0.0,): the same run
         return {"text_field": self.text_field, "hidden": self.hidden, "dropout": self.dropout,
                 "temperature": self.temperature, "epochs": self.epochs, "batch_size": self.batch_size,
-                "lr": self.lr, "weight_decay": self.weight_decay}
+                "lr": self.lr, "weight_decay": self.weight_decay, "label_weights": list(self.label_weights)}
+
+    def selectable(self) -> dict[str, tuple]:
+        return {"label_weight": self.label_weights} if len(self.label_weights) > 1 else {}
 
     def _text(self, text):
         import torch
 
         return torch.from_numpy(text.embeddings(self.text_field))
+
+    def _scoring_text(self, text):
+        """Unit class vectors at scoring: the text field's, leaning towards the label by ``label_weight``."""
+        import torch
+        import torch.nn.functional as F
+
+        t = F.normalize(self._text(text), dim=-1)
+        if self.label_weight == 0.0:
+            return t
+        bare = F.normalize(torch.from_numpy(text.embeddings("label")), dim=-1)
+        return F.normalize((1.0 - self.label_weight) * t + self.label_weight * bare, dim=-1)
 
     def fit(self, features: FeatureSet, labels, text, *, val=None, seed: int = 0, show_progress: bool = False):
         with torch_seeded(seed):
@@ -84,7 +112,7 @@ class GlobalBaseline(Method):
             raise RuntimeError("fit the method before scoring")
         with torch.no_grad():
             z = F.normalize(self.net((torch.from_numpy(features.pooled) - self.mean) / self.std), dim=-1)
-            t = F.normalize(self._text(text), dim=-1)
+            t = self._scoring_text(text)
             return Scores((z @ t.T).numpy(), temperature=self.temperature)
 
     def state_digest(self) -> str:
