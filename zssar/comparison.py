@@ -144,23 +144,29 @@ def text_study_rows(records: list[dict]) -> list[dict]:
              **{m: r["metrics"][m] for m in metrics}} for r in records]
 
 
-def text_study_verdict(rows: list[dict], metric: str = "zsl_top1") -> list[str]:
-    """One sentence per dataset: does borrowed text beat label text on average over the shared runs?"""
+def text_study_verdict(rows: list[dict], metric: str = "zsl_top1",
+                       conditions=("borrowed", "borrowed + label weight")) -> list[str]:
+    """One sentence per dataset and borrowed condition present: does it beat label text on average over
+    the shared runs?"""
     out = []
-    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+    for dataset, condition in ((d, c) for d in dict.fromkeys(r["dataset"] for r in rows) for c in conditions):
         def key(r):
             return r["split"], r["seed"]
 
         mine = [r for r in rows if r["dataset"] == dataset]
+        if condition != "borrowed" and not any(r["condition"] == condition for r in mine):
+            continue
         label = {key(r): r[metric] for r in mine if r["condition"] == "label"}
-        borrowed = {key(r): r[metric] for r in mine if r["condition"] == "borrowed"}
+        borrowed = {key(r): r[metric] for r in mine if r["condition"] == condition}
         shared = sorted(set(label) & set(borrowed))
         if not shared:
-            out.append(f"{dataset}: no runs with both borrowed and label text yet")
+            out.append(f"{dataset}: no runs with both {condition} and label text yet")
             continue
         diff = 100 * float(np.mean([borrowed[k] - label[k] for k in shared]))
         wins = sum(borrowed[k] > label[k] for k in shared)
         verb = "beats" if diff > 0 else "does not beat"
-        out.append(f"{dataset}: borrowed text {verb} label text on average ({diff:+.1f} points of {metric}, "
+        name = {"borrowed + label weight": "borrowed text, label weight chosen on seen_val,"}.get(condition,
+                                                                                          f"{condition} text")
+        out.append(f"{dataset}: {name} {verb} label text on average ({diff:+.1f} points of {metric}, "
                    f"wins {wins} of {len(shared)} paired runs)")
     return out
