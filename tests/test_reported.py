@@ -108,3 +108,21 @@ def test_reported_table_one_row_per_method_and_paper(rows):
     assert sorted(zip(scople.source, scople["ZSL %"])) == [("scople Supp. Table 2", 63.51),
                                                            ("scople Supp. Table 3", 74.53)]
     assert reported_table(rows, "ntu60", "no such split").empty
+
+
+def test_our_methods_sit_beside_the_papers_numbers_for_the_same_method():
+    from zssar.reported import beside_records
+
+    rows = load_reported()
+    records = [{"dataset": "kard", "method": m, "metrics": {"zsl_top1": v}}
+               for m, v in (("star", 0.30), ("star", 0.40), ("global", 0.25), ("purls", 0.3), ("mine", 0.5))]
+    table = beside_records(rows, records).set_index("method")
+    assert table.loc["star", "ours: kard"] == "35.0 (2 runs)"
+    assert table.loc["global", "paper name"] == "CLIP"  # SCoPLe's Table 1 name for the global baseline
+    # STAR's 81.4 on NTU-60 55/5 is printed by three papers, once
+    assert table.loc["star", "reported: ntu60 55/5"].startswith("81.4") and "dynapurls" in table.loc["star", "reported: ntu60 55/5"]
+    assert table.loc["mine", "reported: ntu60 55/5"] == "-"  # no paper reports a method of the user's
+    printed = {round(float(r["value"]), 1) for r in rows if r["method"] == "PURLS" and r["dataset"] == "ntu120"
+               and r["split"] == "110/10" and r["metric"] == "zsl_top1"}
+    cell = table.loc["purls", "reported: ntu120 110/10"]
+    assert len(printed) == 2 and cell.count(";") == 1  # two tables of DynaPURLS disagree; both are shown

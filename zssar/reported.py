@@ -136,3 +136,46 @@ def check_against_papers(rows: list[dict], papers_dir: str | Path) -> list[dict]
         if row["value"] not in numbers[paper]:
             missing.append(row)
     return missing
+
+
+# The methods of this project under the names the papers print (the global baseline is the "CLIP"
+# baseline of SCoPLe's Table 1: one pooled feature aligned to one text embedding per class).
+PAPER_NAMES = {"global": "CLIP", "purls": "PURLS", "dynapurls": "DynaPURLS", "star": "STAR", "scople": "SCoPLe",
+               "skeletoncontext": "SkeletonContext", "cada_vae": "CADA-VAE", "synse": "SynSE", "smie": "SMIE",
+               "sadvae": "SA-DVAE"}
+
+
+MAIN_SPLITS = (("ntu60", "55/5"), ("ntu60", "48/12"), ("ntu120", "110/10"), ("ntu120", "96/24"),
+               ("pku-mmd", "46/5"), ("pku-mmd", "39/12"))  # the cross-subject splits most papers report
+
+
+def beside_records(rows: list[dict], records: list[dict], metric: str = "zsl_top1", splits=MAIN_SPLITS):
+    """Our methods' mean ``metric`` per dataset of the records beside what the papers report for the
+    same method on ``splits`` (each distinct value with the papers that print it, ``-`` where none
+    does). One row per method of the records; columns ``method``, ``paper name``, one ``ours:
+    <dataset>`` column per dataset of the records, one ``reported: <dataset> <split>`` column per
+    split. The two sides are different datasets: the papers report NTU RGB+D and PKU-MMD, the sweep
+    runs what a CPU can, so the table places a method, it does not compare numbers."""
+    import numpy as np
+    import pandas as pd
+
+    ours_sets = list(dict.fromkeys(r["dataset"] for r in records))
+    reported = [r for r in rows if r["metric"] == metric]
+    columns = [tuple(c) for c in splits]
+    out = []
+    for method in dict.fromkeys(r["method"] for r in records):
+        name = PAPER_NAMES.get(method, method)
+        row = {"method": method, "paper name": name}
+        for ds in ours_sets:
+            values = [r["metrics"][metric] for r in records if r["method"] == method and r["dataset"] == ds]
+            row[f"ours: {ds}"] = f"{100 * np.mean(values):.1f} ({len(values)} runs)" if values else "-"
+        for ds, split in columns:
+            papers: dict[float, list[dict]] = {}  # one value printed to one or two decimals is one number
+            for r in reported:
+                if r["method"] == name and (r["dataset"], r["split"]) == (ds, split):
+                    papers.setdefault(round(float(r["value"]), 1), []).append(r)
+            row[f"reported: {ds} {split}"] = "; ".join(
+                f"{max((r['value'] for r in p), key=len)} ({', '.join(dict.fromkeys(r['paper'] for r in p))})"
+                for p in papers.values()) or "-"
+        out.append(row)
+    return pd.DataFrame(out)
