@@ -64,7 +64,11 @@ book/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(PARAMS_STAMP) $(VENV)/.in
 	@$(BIN)/python scripts/finish_notebook.py $(@D)/.tmp-$(@F)
 	@mv $(@D)/.tmp-$(@F) $@
 
-notebooks: $(EXECUTED)
+# Chapters run BOOK_JOBS at a time (each output kept together); two that need one backbone train it
+# once (the second waits for the first's cache entry, see zssar/backbones/pretrain.py).
+BOOK_JOBS ?= 2
+notebooks: $(VENV)/.installed $(PARAMS_STAMP)
+	@$(MAKE) --no-print-directory -j$(BOOK_JOBS) --output-sync=target $(EXECUTED)
 
 book/_static/mathjax/tex-svg.js:
 	bash scripts/fetch_mathjax.sh

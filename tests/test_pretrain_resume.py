@@ -125,3 +125,16 @@ def test_an_intact_state_resumes_without_a_warning(tiny_data, protocol, config, 
         resumed = pretrain(tiny_data, protocol, config, cache_dir=tmp_path / "cut", show_progress=False)
     assert resumed.meta["resumed_from_epoch"] == 1 and resumed.history == whole.history
     np.testing.assert_array_equal(resumed.features.tokens, whole.features.tokens)
+
+
+def test_two_builders_of_one_backbone_train_it_once(tiny_data, protocol, config, tmp_path):
+    """Two callers at once (two chapters of a parallel book build): one trains, the other waits for the
+    lock and reads the entry the first wrote."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(2) as pool:
+        runs = list(pool.map(lambda _: pretrain(tiny_data, protocol, config, seed=0, cache_dir=tmp_path,
+                                                show_progress=False), range(2)))
+    assert sorted(r.cache_hit for r in runs) == [False, True]
+    np.testing.assert_array_equal(runs[0].features.tokens, runs[1].features.tokens)
+    assert len([p for p in (tmp_path / "features").iterdir() if not p.name.startswith(".")]) == 1

@@ -8,7 +8,8 @@ Cross-entropy over the seen classes is always trained; a method may add an objec
 (:class:`~zssar.backbones.objective.Objective`, e.g. GAP's), whose trained modules then travel with
 the features. Training saves its state after every epoch in a build folder next to the entry
 (``features/.build-<key>/``); a run interrupted there resumes from the last finished epoch and ends
-with the same numbers as an uninterrupted one. All randomness comes from the run's seed: a NumPy
+with the same numbers as an uninterrupted one. Two processes that need the same entry at once train
+it once: the second waits on ``features/.lock-<key>`` and then reads what the first stored. All randomness comes from the run's seed: a NumPy
 generator for batches and augmentation, torch's generator (seeded inside :func:`~zssar.utils.torch_seeded`)
 for initialisation and dropout.
 
@@ -19,9 +20,11 @@ stores has the key of a one-process run, which reuses it.
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -66,6 +69,33 @@ def pretrain(data: SkeletonSet, protocol: Protocol, config: BackboneConfig | Non
     cached = cache.load(folder, data.layout)
     if cached is not None:
         return _loaded(cached, cache_hit=True)
+    with _one_builder(folder.parent, key):
+        cached = cache.load(folder, data.layout)  # another process may have built it while this one waited
+        if cached is not None:
+            return _loaded(cached, cache_hit=True)
+        return _build(data, protocol, config, seed, objective, key, folder, show_progress)
+
+
+@contextlib.contextmanager
+def _one_builder(features_dir: Path, key: str):
+    """Hold ``features/.lock-<key>`` while training: two processes (two chapters of a parallel book
+    build, two sweeps) that need one backbone train it once; the second waits, then reads the entry.
+    Under torchrun the ranks train together and rank 0 alone writes, so no lock is taken there."""
+    if distributed.world_size_from_env() > 1:
+        yield
+        return
+    import fcntl
+
+    features_dir.mkdir(parents=True, exist_ok=True)
+    with open(features_dir / f".lock-{key}", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build(data, protocol, config, seed, objective, key, folder, show_progress) -> Pretrained:
     start = time.perf_counter()
     build = folder.parent / f".build-{key}"
     with distributed.world() as world:
