@@ -10,8 +10,10 @@ the cache live. A damaged entry is detected by its checksums and rebuilt.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
 
@@ -70,3 +72,23 @@ def load(folder, layout):
     except (OSError, ValueError, KeyError, RuntimeError, json.JSONDecodeError):
         return None
     return FeatureSet(pooled, tokens, ids, layout, objective), logits, meta
+
+
+@contextlib.contextmanager
+def one_builder(features_dir: Path, key: str, ranks_train_together: bool = False):
+    """Hold ``features/.lock-<key>`` while training: two processes (two chapters of a parallel book
+    build, two sweeps) that need one backbone train it once; the second waits, then reads the entry.
+    Under torchrun (``ranks_train_together``) the ranks train together and rank 0 alone writes, so no
+    lock is taken there."""
+    if ranks_train_together:
+        yield
+        return
+    import fcntl
+
+    features_dir.mkdir(parents=True, exist_ok=True)
+    with open(features_dir / f".lock-{key}", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

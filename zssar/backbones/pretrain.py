@@ -20,11 +20,9 @@ stores has the key of a one-process run, which reuses it.
 """
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -69,30 +67,11 @@ def pretrain(data: SkeletonSet, protocol: Protocol, config: BackboneConfig | Non
     cached = cache.load(folder, data.layout)
     if cached is not None:
         return _loaded(cached, cache_hit=True)
-    with _one_builder(folder.parent, key):
+    with cache.one_builder(folder.parent, key, distributed.world_size_from_env() > 1):
         cached = cache.load(folder, data.layout)  # another process may have built it while this one waited
         if cached is not None:
             return _loaded(cached, cache_hit=True)
         return _build(data, protocol, config, seed, objective, key, folder, show_progress)
-
-
-@contextlib.contextmanager
-def _one_builder(features_dir: Path, key: str):
-    """Hold ``features/.lock-<key>`` while training: two processes (two chapters of a parallel book
-    build, two sweeps) that need one backbone train it once; the second waits, then reads the entry.
-    Under torchrun the ranks train together and rank 0 alone writes, so no lock is taken there."""
-    if distributed.world_size_from_env() > 1:
-        yield
-        return
-    import fcntl
-
-    features_dir.mkdir(parents=True, exist_ok=True)
-    with open(features_dir / f".lock-{key}", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _build(data, protocol, config, seed, objective, key, folder, show_progress) -> Pretrained:
