@@ -138,3 +138,24 @@ def test_two_builders_of_one_backbone_train_it_once(tiny_data, protocol, config,
     assert sorted(r.cache_hit for r in runs) == [False, True]
     np.testing.assert_array_equal(runs[0].features.tokens, runs[1].features.tokens)
     assert len([p for p in (tmp_path / "features").iterdir() if not p.name.startswith(".")]) == 1
+
+
+def test_bfloat16_mixed_precision_trains_its_own_entry_reproducibly(tiny_data, protocol, config, tmp_path):
+    from zssar.backbones import cache
+    from zssar.backbones.config import BackboneConfig
+    from zssar.errors import InvalidConfig
+
+    mixed = replace(config, precision="bfloat16")
+    assert "precision" not in config.identity() and mixed.identity()["precision"] == "bfloat16"
+    assert cache.cache_key(tiny_data, protocol, config, 0) != cache.cache_key(tiny_data, protocol, mixed, 0)
+    first = pretrain(tiny_data, protocol, mixed, seed=0, cache_dir=tmp_path / "a", show_progress=False)
+    again = pretrain(tiny_data, protocol, mixed, seed=0, cache_dir=tmp_path / "b", show_progress=False)
+    plain = pretrain(tiny_data, protocol, config, seed=0, cache_dir=tmp_path / "a", show_progress=False)
+    assert first.features.tokens.dtype == np.float32 and np.isfinite(first.features.tokens).all()
+    assert all(np.isfinite(h["train_loss"]) for h in first.history)
+    np.testing.assert_array_equal(first.features.tokens, again.features.tokens)  # same seed, same bits
+    assert not plain.cache_hit and not np.array_equal(first.features.tokens, plain.features.tokens)
+    # a record written before the field existed names the float32 backbone
+    assert BackboneConfig.from_dict({k: v for k, v in config.__dict__.items() if k != "precision"}) == config
+    with pytest.raises(InvalidConfig, match="unknown precision 'float16'; use one of"):
+        replace(config, precision="float16")

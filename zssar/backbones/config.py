@@ -7,6 +7,10 @@ The registry :data:`BACKBONES` names the networks (``stgcn``, ``shiftgcn``, ``ct
   ``warmup_epochs`` and the rate divided by 10 at every epoch in ``lr_steps``;
   :meth:`BackboneConfig.paper` gives the papers' full configuration (10 blocks, 64-128-256 channels,
   64 frames, lr 0.1, 5 warm-up epochs, 65 epochs with steps at 35 and 55, as CTR-GCN trains NTU).
+
+``precision="bfloat16"`` runs training and feature extraction under ``torch.autocast`` with bfloat16
+(weights, gradients and the optimiser stay float32; features are stored as float32): the speed a
+GPU's tensor cores give, at another set of numbers than float32, so it is part of the cache key.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from ..registry import Registry
 from .streams import STREAMS
 
 OPTIMIZERS = ("adam", "sgd")
+PRECISIONS = ("float32", "bfloat16")  # bfloat16 needs no loss scaling (float16 would)
 PAPER_CHANNELS = (64, 64, 64, 64, 128, 128, 128, 256, 256, 256)
 PAPER_STRIDES = (1, 1, 1, 1, 2, 1, 1, 2, 1, 1)
 
@@ -55,6 +60,7 @@ class BackboneConfig:
     momentum: float = 0.9  # sgd only
     warmup_epochs: int = 0  # sgd only: linear warm-up
     lr_steps: tuple[int, ...] = ()  # sgd only: epochs after which the rate is divided by 10
+    precision: str = "float32"  # float32 | bfloat16: forward passes under torch.autocast (mixed precision)
 
     def __post_init__(self):
         if self.name not in BACKBONE_NAMES:
@@ -68,6 +74,9 @@ class BackboneConfig:
         if len(self.channels) != len(self.strides) or not self.channels:
             raise InvalidConfig(f"backbone channels {self.channels} and strides {self.strides} must be "
                                 "non-empty and of the same length (one entry per block)")
+        if self.precision not in PRECISIONS:
+            raise InvalidConfig(f"unknown precision {self.precision!r}; use one of {list(PRECISIONS)} (bfloat16: "
+                                "mixed precision, weights and optimiser stay float32)")
         if self.warmup_epochs < 0 or any(s < 1 for s in self.lr_steps):
             raise InvalidConfig("warmup_epochs must be >= 0 and every lr step an epoch >= 1")
 
@@ -90,6 +99,8 @@ class BackboneConfig:
     def identity(self) -> dict:
         """The settings that define the features; the optimiser's fields count only where they apply."""
         d = asdict(self)
+        if self.precision == "float32":  # the default, so entries from before the field keep their key
+            d.pop("precision")
         if self.optimizer == "adam":
             for key in ("momentum", "warmup_epochs", "lr_steps"):
                 d.pop(key)

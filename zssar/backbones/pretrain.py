@@ -87,7 +87,7 @@ def _build(data, protocol, config, seed, objective, key, folder, show_progress) 
             return _loaded(_stored_by_rank0(folder, data.layout), cache_hit=False)
         device = world.device
         logits, pooled, tokens = _forward_all(net["backbone"], *_inputs(data, config), config.batch_size * 4,
-                                              device, show_progress)
+                                              device, show_progress, config.precision)
         objective_meta = {"name": objective.name, "settings": objective.settings()} if objective is not None else None
         state = net.state_dict()
         features = FeatureSet(pooled, tokens, data.sample_ids, data.layout,
@@ -207,11 +207,13 @@ def _train(data, protocol, config, seed, world, objective, build, show_progress)
             mine = world.start_batch(len(sel))  # this rank's positions in the global batch (all of it alone)
             xb = torch.from_numpy(xb[mine]).to(device)
             yb = torch.from_numpy(y_train[sel[mine]]).to(device)
-            logits, pooled, tokens = model(xb, torch.from_numpy(present[train_idx[sel[mine]]]).to(device))
-            loss = _loss(world, logits, yb, len(sel))
-            if objective is not None:  # the objective sees the global batch (gathered with gradients)
-                loss = loss + objective.loss(net["objective"], world.gather(pooled, len(sel)),
-                                             world.gather(tokens, len(sel)), seen[y_train[sel]], rng)
+            with autocast(device, config.precision):
+                logits, pooled, tokens = model(xb, torch.from_numpy(present[train_idx[sel[mine]]]).to(device))
+                logits, pooled, tokens = logits.float(), pooled.float(), tokens.float()
+                loss = _loss(world, logits, yb, len(sel))
+                if objective is not None:  # the objective sees the global batch (gathered with gradients)
+                    loss = loss + objective.loss(net["objective"], world.gather(pooled, len(sel)),
+                                                 world.gather(tokens, len(sel)), seen[y_train[sel]], rng)
             opt.zero_grad()
             loss.backward()
             if objective is not None:
@@ -225,7 +227,7 @@ def _train(data, protocol, config, seed, world, objective, build, show_progress)
         total_loss, correct = world.sum([total_loss, correct])
         if world.is_main:
             val_logits = _forward_all(net["backbone"], inputs[val_idx], present[val_idx], config.batch_size * 4,
-                                      device)[0]
+                                      device, precision=config.precision)[0]
             val_acc = float((val_logits.argmax(1) == y_val).mean()) if len(y_val) else float("nan")
             history.append({"epoch": epoch + 1, "train_loss": total_loss / len(train_idx),
                             "train_accuracy": correct / len(train_idx), "seen_val_accuracy": val_acc})
@@ -262,13 +264,21 @@ def _resume(world, build, net, opt, sched, rng):
     return resumed
 
 
-def _forward_all(backbone, x: np.ndarray, present: np.ndarray, batch: int, device, show_progress: bool = False):
-    """(logits, pooled, tokens) of every sample in evaluation mode, without augmentation."""
+def autocast(device, precision: str):
+    """``torch.autocast`` for ``precision`` (bfloat16) on the device's type; a no-op for float32."""
+    import torch
+
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+
+
+def _forward_all(backbone, x: np.ndarray, present: np.ndarray, batch: int, device, show_progress: bool = False,
+                 precision: str = "float32"):
+    """(logits, pooled, tokens) of every sample in evaluation mode, without augmentation, as float32."""
     import torch
 
     backbone.eval()
     outs = ([], [], [])
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device, precision):
         for b in progress(range(0, len(x), batch), desc="extract features", enabled=show_progress):
             xb = torch.from_numpy(x[b:b + batch]).to(device)
             for store, value in zip(outs, backbone(xb, torch.from_numpy(present[b:b + batch]).to(device))):
@@ -280,5 +290,6 @@ def extract(model, data: SkeletonSet, config: BackboneConfig, *, show_progress: 
             device=None) -> FeatureSet:
     """Features of every sample of ``data`` from a trained backbone, without augmentation."""
     device = device or get_device()
-    _, pooled, tokens = _forward_all(model, *_inputs(data, config), config.batch_size * 4, device, show_progress)
+    _, pooled, tokens = _forward_all(model, *_inputs(data, config), config.batch_size * 4, device, show_progress,
+                                     config.precision)
     return FeatureSet(pooled, tokens, data.sample_ids, data.layout)

@@ -33,6 +33,8 @@ def add_arguments(p) -> None:
     p.add_argument("--frames", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--precision", default=None, choices=["float32", "bfloat16"],
+                   help="float32 (default) or bfloat16 (mixed precision under torch.autocast; for GPUs)")
     p.add_argument("--optimizer", default=None, choices=["adam", "sgd"],
                    help="adam (one-cycle, the CPU default) or sgd (Nesterov momentum, the papers')")
     p.add_argument("--cache", default=None, help="cache folder (default: $ZSSAR_CACHE or ~/.cache/zssar)")
@@ -47,7 +49,8 @@ def config_from_args(args):
     from ..runner import RunConfig
 
     changes = {k: v for k, v in (("epochs", args.epochs), ("frames", args.frames),
-                                 ("batch_size", args.batch_size), ("lr", args.lr), ("optimizer", args.optimizer))
+                                 ("batch_size", args.batch_size), ("lr", args.lr), ("optimizer", args.optimizer),
+                                 ("precision", args.precision))
                if v is not None}
     gap = {k: v for k, v in (("partition", args.partition), ("text", args.text), ("text_tower", args.text_tower),
                              ("text_lr", args.text_lr)) if v is not None}

@@ -30,6 +30,9 @@ def add_arguments(p) -> None:
                    help="the papers' backbone configuration (10 blocks, 64 frames, SGD; a GPU is advisable)")
     p.add_argument("--epochs", type=int, default=None, help="backbone pretraining epochs")
     p.add_argument("--frames", type=int, default=None, help="frames the backbone reads per sequence")
+    p.add_argument("--precision", default=None, choices=["float32", "bfloat16"],
+                   help="backbone training and extraction in float32 (default) or bfloat16 (mixed precision under "
+                        "torch.autocast; for GPUs)")
     p.add_argument("--objective", default="ce", choices=["ce", "gap"],
                    help="backbone pretraining objective: ce (cross-entropy) or gap (CE + GAP's multi-part text "
                         "loss; --method gap then scores with the heads and prompts trained with it)")
@@ -73,12 +76,13 @@ def parse_settings(items: list[str]) -> dict:
 
 
 def backbone_from_args(args):
-    """The backbone configuration of ``--backbone``, ``--paper``, ``--epochs`` and ``--frames``."""
+    """The backbone configuration of ``--backbone``, ``--paper``, ``--epochs``, ``--frames`` and ``--precision``."""
     from dataclasses import replace
 
     from ..backbones.config import BackboneConfig
 
-    changes = {k: v for k, v in (("epochs", args.epochs), ("frames", args.frames)) if v is not None}
+    changes = {k: v for k, v in (("epochs", args.epochs), ("frames", args.frames),
+                                 ("precision", getattr(args, "precision", None))) if v is not None}
     if args.paper:
         return BackboneConfig.paper(args.backbone or "shiftgcn", **changes)
     return replace(BackboneConfig(**({"name": args.backbone} if args.backbone else {})), **changes)
