@@ -26,7 +26,8 @@ PARAMS_STAMP := book/notebooks/.params-$(PARAMS_ID)
 SWEEP_METHODS ?= global purls dynapurls star skeletoncontext scople
 # Methods being swept, whose records may cover part of the grid (chapter 12's coverage table says how
 # much): `make sweep SWEEP_METHODS="cada_vae synse smie sadvae"` goes on with them; a method moves up to
-# SWEEP_METHODS when its grid is complete. Their records so far are in results/pending/ (see README).
+# SWEEP_METHODS when its grid is complete. Their records are in results/ with the others, but for
+# SynSE's NW-UCLA runs, made before text was encoded one string at a time: results/pending/ (README).
 SWEEP_PENDING ?= cada_vae synse smie sadvae
 SWEEP_SEEDS ?= 0 1 2
 JOBS ?= 2
