@@ -39,3 +39,23 @@ def replace_cache(config, folder):
     from dataclasses import replace
 
     return replace(config, cache_dir=str(folder))
+
+
+def test_a_resumed_parallel_sweep_runs_its_last_group_as_a_worker_would(tiny_data, tiny_backbone, tmp_path,
+                                                                       two_threads):
+    """One (split, seed) left: it runs in this process, but on one torch thread like the workers, so the
+    record equals the one a worker wrote; the caller's thread count comes back."""
+    import torch
+
+    config = replace_cache(RunConfig(dataset="tiny", backbone=tiny_backbone, method_settings={"epochs": 2}),
+                           tmp_path / "c")
+    grid = dict(seeds=[0, 1], splits=["random:3:seed=1"], methods=["global"], data=tiny_data, show_progress=False)
+    workers = run_many(config, results=str(tmp_path / "all.jsonl"), jobs=2, **grid)
+    first = load_records(tmp_path / "all.jsonl")
+    rest = [r for r in first if r["seed"] == 1]
+    (tmp_path / "resumed.jsonl").write_text("".join(
+        __import__("json").dumps(r) + "\n" for r in first if r["seed"] == 0))
+    resumed = run_many(config, results=str(tmp_path / "resumed.jsonl"), resume=True, jobs=2, **grid)
+    assert torch.get_num_threads() == 2
+    assert [r["versions"]["threads"] for r in workers + resumed] == [1, 1, 1, 1]
+    assert _strip(resumed[1]) == _strip(rest[0])

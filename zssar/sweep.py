@@ -13,6 +13,7 @@ results file once. A job runs on one torch thread, as the local workers do, so i
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import replace
@@ -25,7 +26,7 @@ from .errors import InvalidConfig
 from .records import record_identity, run_identity
 from .results import append_record, check_writable, load_records
 from .runner import RunConfig, run_experiment
-from .utils import progress
+from .utils import one_thread, progress
 
 
 def run_many(config: RunConfig, *, seeds=None, splits=None, methods=None, data: SkeletonSet | None = None,
@@ -36,7 +37,10 @@ def run_many(config: RunConfig, *, seeds=None, splits=None, methods=None, data: 
     ``jobs`` > 1 runs the missing runs in that many worker processes (one per core, one torch thread
     each). The methods of one (split, seed) stay in one worker, in order, so that they share the
     backbone they train through the feature cache and no backbone is trained twice. Records are
-    returned in grid order whatever order the workers finish in."""
+    returned in grid order whatever order the workers finish in. With ``jobs`` > 1 and one (split,
+    seed) left to run (a resumed sweep near its end), it runs here, on one torch thread as a worker
+    would: a run's last bits depend on the thread count (its record says which), so a sweep's records
+    do not depend on how many of its runs were left when it was resumed."""
     if jobs < 1:
         raise InvalidConfig(f"jobs {jobs}: use 1 or more worker processes")
     if results:
@@ -48,8 +52,10 @@ def run_many(config: RunConfig, *, seeds=None, splits=None, methods=None, data: 
     todo = sum(len(g) for g in groups.values())
     fresh: dict[tuple, dict] = {}
     if jobs == 1 or len(groups) <= 1:
-        for (spec, seed), group in progress(list(groups.items()), desc="runs", enabled=show_progress and todo > 1):
-            fresh.update(_run_group(config, data, parsed[spec], spec, seed, group, results, show_progress))
+        with one_thread() if jobs > 1 else contextlib.nullcontext():
+            for (spec, seed), group in progress(list(groups.items()), desc="runs",
+                                                enabled=show_progress and todo > 1):
+                fresh.update(_run_group(config, data, parsed[spec], spec, seed, group, results, show_progress))
     else:
         fresh = _run_parallel(config, data, parsed, groups, results, jobs, show_progress)
     return [done_ids[i] if i in done_ids else fresh[c] for c, i in zip(combos, identities)]
