@@ -66,8 +66,10 @@ book/notebooks/%.ipynb: notebooks/%.ipynb $(PACKAGE) $(PARAMS_STAMP) $(VENV)/.in
 	@mv $(@D)/.tmp-$(@F) $@
 
 # Chapters run BOOK_JOBS at a time (each output kept together); two that need one backbone train it
-# once (the second waits for the first's cache entry, see zssar/backbones/pretrain.py).
-BOOK_JOBS ?= 2
+# once (the second waits for the first's cache entry, see zssar/backbones/pretrain.py). One by default:
+# two chapters on two cores, each with torch's two threads, ran 3 to 5 times slower than alone here
+# (chapter 04: 615 s against 112 s), so BOOK_JOBS=2 pays only with more cores than 2 x torch threads.
+BOOK_JOBS ?= 1
 notebooks: $(VENV)/.installed $(PARAMS_STAMP)
 	@$(MAKE) --no-print-directory -j$(BOOK_JOBS) --output-sync=target $(EXECUTED)
 
