@@ -209,7 +209,8 @@ def _train(data, protocol, config, seed, world, objective, build, show_progress)
             yb = torch.from_numpy(y_train[sel[mine]]).to(device)
             with autocast(device, config.precision):
                 logits, pooled, tokens = model(xb, torch.from_numpy(present[train_idx[sel[mine]]]).to(device))
-                logits, pooled, tokens = logits.float(), pooled.float(), tokens.float()
+                if config.precision != "float32":  # the loss in float32 (float64 runs keep float64)
+                    logits, pooled, tokens = logits.float(), pooled.float(), tokens.float()
                 loss = _loss(world, logits, yb, len(sel))
                 if objective is not None:  # the objective sees the global batch (gathered with gradients)
                     loss = loss + objective.loss(net["objective"], world.gather(pooled, len(sel)),
