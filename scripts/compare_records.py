@@ -18,12 +18,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from zssar.records import record_identity
+from zssar.records import identity_key, record_identity
 from zssar.results import json_default, load_records
 
 
 def _key(record) -> str:
-    return json.dumps(record_identity(record), sort_keys=True)
+    return identity_key(record_identity(record))
 
 
 def compare(stored: list[dict], rerun: list[dict]) -> tuple[list[dict], dict]:

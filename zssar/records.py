@@ -149,6 +149,11 @@ def record_identity(record) -> dict:
                      record_borrow_rule(record))
 
 
+def identity_key(identity: dict) -> str:
+    """A run identity (:func:`run_identity`, :func:`record_identity`) as one string, for sets and dicts."""
+    return json.dumps(identity, sort_keys=True)
+
+
 def record_borrow_rule(record) -> str:
     """The borrowing rule of a record with borrowed text: records written before the rule was named
     used the only rule there was, ``nearest``."""

@@ -23,7 +23,7 @@ from .data.registry import load_dataset
 from .data.skeleton import SkeletonSet
 from .data.splits import parse_split
 from .errors import InvalidConfig
-from .records import record_identity, run_identity
+from .records import identity_key, record_identity, run_identity
 from .results import append_record, check_writable, load_records
 from .runner import RunConfig, run_experiment
 from .utils import one_thread, progress
@@ -65,13 +65,13 @@ def _grid(config: RunConfig, data: SkeletonSet, seeds, splits, methods, done_fil
     """The sweep's runs in grid order, their identities, those already in ``done_file`` (by identity),
     the parsed splits, and the missing runs grouped per (split, seed) in method order."""
     done = load_records(done_file) if done_file and Path(done_file).exists() else []
-    done_ids = {json.dumps(record_identity(r), sort_keys=True): r for r in done}
+    done_ids = {identity_key(record_identity(r)): r for r in done}
     parsed = {spec: parse_split(spec, data.num_classes, class_names=data.class_names)
               for spec in (splits or [config.split])}
     combos = [(spec, int(seed), method) for spec in parsed for seed in (seeds or [config.seed])
               for method in (methods or [config.method])]
-    identities = [json.dumps(run_identity(replace(config, split=spec, seed=seed, method=method), data, parsed[spec]),
-                             sort_keys=True) for spec, seed, method in combos]
+    identities = [identity_key(run_identity(replace(config, split=spec, seed=seed, method=method), data, parsed[spec]))
+                  for spec, seed, method in combos]
     groups: dict[tuple, list] = {}
     for (spec, seed, method), identity in zip(combos, identities):
         if identity not in done_ids:
@@ -123,12 +123,12 @@ def gather(folder: str | Path, results: str | Path) -> int:
     if not files:
         raise InvalidConfig(f"no job records (*.jsonl) in {folder}: run the jobs first (`zssar jobs run`)")
     check_writable(results)
-    have = {json.dumps(record_identity(r), sort_keys=True) for r in load_records(results)} \
+    have = {identity_key(record_identity(r)) for r in load_records(results)} \
         if Path(results).exists() else set()
     added = 0
     for file in files:
         for record in load_records(file):
-            identity = json.dumps(record_identity(record), sort_keys=True)
+            identity = identity_key(record_identity(record))
             if identity not in have:
                 append_record(record, results)
                 have.add(identity)
